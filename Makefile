@@ -1,0 +1,43 @@
+# newsdesk: `make chat` sets up and starts the bot; `make test` runs the tests.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+CORPUS  ?= corpus
+
+.PHONY: install chat test test-fast eval clean help
+
+help:
+	@echo "make chat   - set up .venv (first time), index $(CORPUS)/, open the chat REPL"
+	@echo "make test   - run the test suite"
+	@echo "make eval   - run the gold evaluation (evals/gold.jsonl and evals/heldout.jsonl)"
+	@echo "make clean  - remove the index (.newsdesk/) and eval output"
+
+# torch is pinned to the CPU build on this machine's disk before anything else can
+# ask for an unpinned torch (which would pull several GB of CUDA packages).
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+chat: install
+	@$(BIN)/newsdesk ingest $(CORPUS) || [ $$? -eq 3 ]
+	@$(BIN)/newsdesk chat
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+eval: install
+	@$(BIN)/newsdesk ingest $(CORPUS) || [ $$? -eq 3 ]
+	$(BIN)/newsdesk eval --gold evals/gold.jsonl --out evals/out/gold
+	$(BIN)/newsdesk eval --gold evals/heldout.jsonl --out evals/out/heldout
+
+clean:
+	rm -rf .newsdesk evals/out

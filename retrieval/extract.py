@@ -1,0 +1,102 @@
+"""Question analysis and answer candidates: what kind of answer a question wants, and
+where such answers sit in a sentence. General English patterns; nothing here knows
+about any particular article."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.rewrite import LEADING_FUNCTION_WORDS, NAME_RE
+
+NUMBER, DURATION, AGE, DATE, PERSON, PLACE, ENTITY, OTHER = (
+    "number", "duration", "age", "date", "person", "place", "entity", "other")
+TYPED = {NUMBER, DURATION, AGE, DATE, PERSON, PLACE, ENTITY}
+
+_Q_PATTERNS: list[tuple[str, str]] = [
+    (r"\bhow old\b|\bwhat age\b|\bage of\b|\bhow many years old\b", AGE),
+    (r"\bhow long\b|\bhow many (hours|days|weeks|months|years|minutes)\b|\bwithin how\b|\bwhat deadline\b", DURATION),
+    (r"\bhow many\b|\bhow much\b|\bwhat number\b|\bwhat percentage\b|\bhow large\b|\bwhat (was|is) the (death )?toll\b|\bdeath toll\b", NUMBER),
+    (r"^\s*when\b|\bwhat (day|date|year|month|time)\b|\bwhich (day|date|year|month)\b|\bon what day\b|\bin what year\b|\bwhen\b", DATE),
+    (r"^\s*where\b|\bwhat (city|country|capital|place|nation)\b|\bwhich (city|country|capital|place|nation)\b|\bin which (city|country)\b", PLACE),
+    (r"^\s*(who|whom|whose)\b|\bwhich (person|official|leader|minister|president|spokesman|spokeswoman|man|woman)\b|\bwhat (person|official|leader|minister|is the name)\b|\bwho\b", PERSON),
+    (r"\b(which|what) (countries|nations|governments|organizations|organisations|groups|leaders|allies|outlets|newspapers|agencies)\b", ENTITY),
+]
+
+NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                "hundred|a dozen|dozens|dozen|hundreds|thousands|millions|tens of thousands|hundreds of thousands")
+TIME_UNITS = r"(?:hours?|days?|weeks?|months?|years?|minutes?|decades?)"
+NUM = rf"(?:\d[\d,]*(?:\.\d+)?|{NUMBER_WORDS})(?:\s+(?:million|billion|thousand|hundred))?"
+RE_DURATION = re.compile(rf"\b{NUM}[\s-]+{TIME_UNITS}\b", re.IGNORECASE)
+RE_NUMBER = re.compile(rf"(?:\b(?:more than|over|at least|nearly|about|some|almost|up to)\s+)?\b{NUM}\b(?:\s+(?:of\s+)?[a-z]+)?",
+                       re.IGNORECASE)
+RE_AGE = re.compile(r"\b(\d{1,3})-year-old\b|(?<=, )(\d{1,3})(?=,)|\baged (\d{1,3})\b|\bage of (\d{1,3})\b")
+MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
+          "Jan\\.|Feb\\.|Mar\\.|Apr\\.|Jun\\.|Jul\\.|Aug\\.|Sep\\.|Sept\\.|Oct\\.|Nov\\.|Dec\\.")
+WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+RE_DATE = re.compile(
+    rf"\b(?:(?:{MONTHS})\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?|(?:in\s+)?(?:{MONTHS})(?:\s+\d{{4}})?"
+    rf"|(?:on\s+)?(?:{WEEKDAYS})|(?:in\s+)?(?:1[89]|20)\d\d|(?:{NUMBER_WORDS}|\d+)\s+(?:days?|weeks?|months?|years?)\s+ago"
+    rf"|(?:earlier|later)\s+(?:this|that|in the)\s+(?:day|week|month|year))\b")
+NOT_NAMES = {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    text: str
+    qtype: str
+
+
+def classify(question: str) -> QuestionInfo:
+    q = question.lower()
+    for pattern, qtype in _Q_PATTERNS:
+        if re.search(pattern, q):
+            return QuestionInfo(question, qtype)
+    return QuestionInfo(question, OTHER)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    start: int  # offsets within the sentence
+    end: int
+
+
+def candidates(sentence: str, qtype: str) -> list[Candidate]:
+    """Spans of ``sentence`` that could answer a question of ``qtype``."""
+    if qtype == AGE:
+        out = []
+        for m in RE_AGE.finditer(sentence):
+            g = next(i for i in range(1, 5) if m.group(i))
+            out.append(Candidate(m.group(g), m.start(g), m.end(g)))
+        return out
+    if qtype == DURATION:
+        return [Candidate(m.group(0), m.start(), m.end()) for m in RE_DURATION.finditer(sentence)]
+    if qtype == NUMBER:
+        out = []
+        for m in RE_NUMBER.finditer(sentence):
+            text = m.group(0)
+            # Years and ages are not counts.
+            if re.fullmatch(r"(?:1[89]|20)\d\d", text.strip()) or re.search(r"-year-old", sentence[m.end():m.end() + 10]):
+                continue
+            out.append(Candidate(text, m.start(), m.end()))
+        return out
+    if qtype == DATE:
+        return [Candidate(m.group(0), m.start(), m.end()) for m in RE_DATE.finditer(sentence)]
+    if qtype in (PERSON, PLACE, ENTITY):
+        out = []
+        for m in NAME_RE.finditer(sentence):
+            text, start = m.group(0), m.start()
+            words = text.split()
+            while words and (words[0].strip(".,") in LEADING_FUNCTION_WORDS or words[0] in NOT_NAMES):
+                start = sentence.index(words[1], start) if len(words) > 1 else start
+                words = words[1:]
+            if not words:
+                continue
+            name = " ".join(words).rstrip(".,;:’'")
+            if name in NOT_NAMES or len(name) < 2:
+                continue
+            out.append(Candidate(name, start, start + len(name)))
+        return out
+    return []

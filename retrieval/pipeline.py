@@ -1,0 +1,102 @@
+"""Wires the components into one LangChain runnable and exposes ``Pipeline.ask``,
+the single function every interface (CLI, REPL, Slack, eval) calls.
+
+    rewrite -> retrieve -> answer -> verify
+
+Each stage is a ``RunnableLambda`` over a state dict and records its time in
+``timings_ms``. Models and indexes load once per process (``get_pipeline`` caches).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Sequence
+
+from retrieval.config import Settings
+from retrieval.types import Answer
+
+_LOCK = threading.Lock()
+_PIPELINES: dict[Settings, "Pipeline"] = {}
+
+
+def _timed(name: str, fn):
+    def run(state: dict) -> dict:
+        started = time.perf_counter()
+        out = fn(state)
+        out["timings_ms"][name] = (time.perf_counter() - started) * 1000
+        return out
+
+    return run
+
+
+class Pipeline:
+    def __init__(self, settings: Settings):
+        from langchain_core.runnables import RunnableLambda
+
+        from retrieval.answer import ExtractiveAnswerer
+        from retrieval.models import get_embeddings, get_generator
+        from retrieval.search import HybridRetriever, KeywordIndex
+        from retrieval.store import Store
+        from retrieval.verify import Verifier
+
+        self.settings = settings
+        self.generator = get_generator(settings)  # config errors surface before models load
+        self.embeddings = get_embeddings(settings.embed_model)
+        self.store = Store(settings, self.embeddings)
+        self.root = self.store.corpus_root()
+        self.keyword = KeywordIndex(settings.home / "bm25")
+        self.retriever = HybridRetriever(self.store, self.keyword, k=settings.top_k)
+        self.extractive = ExtractiveAnswerer(self.embeddings, self.keyword)
+        self.verifier = Verifier(self.root)
+        self.backend = settings.llm
+        self.chain = (RunnableLambda(_timed("rewrite", self._rewrite))
+                      | RunnableLambda(_timed("retrieve", self._retrieve))
+                      | RunnableLambda(_timed("answer", self._answer))
+                      | RunnableLambda(_timed("verify", self._verify)))
+
+    # ------------------------------------------------------------------ stages
+    def _rewrite(self, state: dict) -> dict:
+        from retrieval.rewrite import rewrite
+
+        state["standalone"] = rewrite(state["question"], state["history"])
+        return state
+
+    def _retrieve(self, state: dict) -> dict:
+        state["qvec"] = self.embeddings.embed_query(state["standalone"])
+        state["passages"] = self.retriever.run(state["standalone"], state["qvec"])
+        return state
+
+    def _answer(self, state: dict) -> dict:
+        draft = self.extractive.run(state["standalone"], state["qvec"], state["passages"])
+        if self.generator is not None and not draft.abstained:
+            from retrieval.llm_answer import llm_draft
+
+            draft = llm_draft(self.generator, state["standalone"], state["passages"], draft)
+        state["draft"] = draft
+        return state
+
+    def _verify(self, state: dict) -> dict:
+        from retrieval.answer import render
+
+        state["answer"] = render(state["question"], state["standalone"], state["draft"], state["passages"],
+                                 self.verifier, self.backend)
+        return state
+
+    # ------------------------------------------------------------------ API
+    def ask(self, question: str, history: Sequence[Sequence[str]] = ()) -> Answer:
+        started = time.perf_counter()
+        state = self.chain.invoke({"question": question, "history": [list(h) for h in history],
+                                   "timings_ms": {}})
+        answer: Answer = state["answer"]
+        answer.timings_ms = dict(state["timings_ms"])
+        answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        return answer
+
+
+def get_pipeline(settings: Settings | None = None) -> Pipeline:
+    """The process-wide pipeline for these settings (built on first use)."""
+    settings = settings or Settings.from_env()
+    with _LOCK:
+        if settings not in _PIPELINES:
+            _PIPELINES[settings] = Pipeline(settings)
+        return _PIPELINES[settings]

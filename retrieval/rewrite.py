@@ -1,0 +1,112 @@
+"""Turn a follow-up ("How old is he?") into a standalone question using the history.
+
+No LLM is needed (or trusted) for this: a pronoun is replaced by the most recent
+named entity from the conversation that fits it. The previous turn's short answer comes
+first (the thing just talked about), then names in the previous answer and question.
+Questions with no pronoun, or with no history, are returned unchanged.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+PERSON_PRONOUNS = {"he": "", "him": "", "his": "'s", "she": "", "her": "'s", "hers": "'s"}
+THING_PRONOUNS = {"it": "", "its": "'s", "they": "", "them": "", "their": "'s", "theirs": "'s"}
+PLACE_PRONOUNS = {"there"}
+PRONOUN_RE = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|there)\b", re.IGNORECASE)
+ELLIPSIS_RE = re.compile(r"^\s*(and|what about|how about|and what about)\b\s*(?P<rest>.*?)\??\s*$", re.IGNORECASE)
+
+# Capitalised runs, allowing inner particles (Nicolás Maduro, Luis Almagro, Organization of American States).
+NAME_RE = re.compile(r"\b[A-ZÁÉÍÓÚÑ][\w’'.-]*(?:\s+(?:of|de|del|la|the|and)?\s*[A-ZÁÉÍÓÚÑ][\w’'.-]*)*")
+LEADING_FUNCTION_WORDS = {
+    "The", "A", "An", "In", "On", "At", "He", "She", "It", "They", "We", "I", "You", "His", "Her", "Their",
+    "Who", "What", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Was", "Were", "Are",
+    "And", "But", "Or", "After", "Before", "Since", "According", "Reports", "Report", "Yes", "No", "Its",
+    "Mr", "Mrs", "Ms", "Dr", "Also", "Then", "Later", "Earlier", "This", "That", "These", "Those", "There",
+}
+PERSON_HINTS = {"president", "minister", "leader", "secretary", "official", "spokesman", "spokeswoman",
+                "head", "student", "general", "senator", "mr", "mrs", "ms", "dr", "he", "she", "his", "her"}
+
+
+def names(text: str) -> list[str]:
+    """Capitalised names in ``text``, in order, without leading function words."""
+    out = []
+    for match in NAME_RE.finditer(text or ""):
+        words = match.group(0).split()
+        while words and words[0].strip(".,") in LEADING_FUNCTION_WORDS:
+            words = words[1:]
+        name = " ".join(words).strip(" .,;:’'")
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _strip_markers(text: str) -> str:
+    return re.sub(r"\[\d+\]", "", text or "")
+
+
+def referents(history: Sequence[Sequence[str]], short_answers: Sequence[str | None] = ()) -> list[str]:
+    """Candidate antecedents, most recent and most salient first."""
+    out: list[str] = []
+    for i in range(len(history) - 1, -1, -1):
+        question, answer = history[i][0], history[i][1]
+        short = short_answers[i] if i < len(short_answers) else None
+        for cand in names(short or "") + names(_first_sentence(_strip_markers(answer))) + names(question):
+            if cand not in out:
+                out.append(cand)
+    return out
+
+
+def _first_sentence(text: str) -> str:
+    parts = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)
+    return parts[0] if parts else ""
+
+
+def rewrite(question: str, history: Sequence[Sequence[str]]) -> str:
+    """Standalone form of ``question`` given ``[question, answer]`` pairs of earlier turns."""
+    question = question.strip()
+    if not history:
+        return question
+    last_q, last_a = history[-1][0], history[-1][1]
+    ellipsis = ELLIPSIS_RE.match(question)
+    if ellipsis and ellipsis.group("rest"):
+        # "What about Canada?" -> the last question, asked about Canada instead.
+        rest = ellipsis.group("rest").strip()
+        prev_names = names(last_q)
+        if prev_names:
+            return last_q.replace(prev_names[-1], rest, 1)
+        return f"{last_q.rstrip('?')} {rest}?"
+    match = PRONOUN_RE.search(question)
+    if not match:
+        return question
+    cands = referents(history, _short_answers(history))
+    if not cands:
+        return f"{question} ({last_q.strip()})"
+    pron = match.group(1).lower()
+    pick = cands[0]
+    if pron in PERSON_PRONOUNS:
+        # Prefer a name mentioned as a person (a title or a personal pronoun near it).
+        context = " ".join(f"{q} {a}" for q, a in history).lower()
+        personal = [c for c in cands if len(c.split()) <= 4 and _looks_personal(c, context)]
+        pick = personal[0] if personal else pick
+        suffix = PERSON_PRONOUNS[pron]
+    elif pron in THING_PRONOUNS:
+        suffix = THING_PRONOUNS[pron]
+    else:  # there
+        return PRONOUN_RE.sub(f"in {pick}", question, count=1)
+    replacement = pick + suffix
+    start, end = match.span()
+    return question[:start] + replacement + question[end:]
+
+
+def _short_answers(history: Sequence[Sequence[str]]) -> list[str | None]:
+    return [h[2] if len(h) > 2 else None for h in history]
+
+
+def _looks_personal(name: str, context: str) -> bool:
+    low = name.lower()
+    idx = context.find(low)
+    if idx < 0:
+        return True
+    window = context[max(0, idx - 40): idx + len(low) + 40]
+    return any(re.search(rf"\b{h}\b", window) for h in PERSON_HINTS) or len(name.split()) >= 2

@@ -1,0 +1,157 @@
+"""The one place that talks to Chroma, embedded (``PersistentClient``) or as a server
+(``HttpClient`` when ``NEWSDESK_CHROMA_URL`` is set), through ``langchain-chroma``.
+
+LangChain ``Document``s and Chroma rows are mapped to the project's ``Chunk`` and
+``Passage`` here and nowhere else.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+from urllib.parse import urlparse
+
+from retrieval.config import Settings
+from retrieval.errors import ConfigError, NoIndexError, StoreError
+from retrieval.types import Chunk, Passage
+
+MANIFEST = "index.json"
+
+
+@dataclass
+class StoredChunk:
+    id: str
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    doc_hash: str
+
+
+def _client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"NEWSDESK_CHROMA_URL={settings.chroma_url!r} must look like http://host:port.")
+        try:
+            return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                                       ssl=url.scheme == "https", settings=chroma_settings)
+        except Exception as exc:
+            raise StoreError(f"Cannot reach the Chroma server at {settings.chroma_url} ({exc}). Start it with "
+                             "`chroma run --path DIR --port PORT`, or unset NEWSDESK_CHROMA_URL to use the "
+                             "embedded store.") from exc
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.home / "chroma"), settings=chroma_settings)
+
+
+class Store:
+    """Chunks and their embeddings in one Chroma collection."""
+
+    def __init__(self, settings: Settings, embeddings):
+        from langchain_chroma import Chroma
+
+        self.settings = settings
+        self.embeddings = embeddings
+        self.client = _client(settings)
+        try:
+            self.collection = self.client.get_or_create_collection(
+                settings.collection, metadata={"hnsw:space": "cosine"})
+        except Exception as exc:
+            raise StoreError(f"Chroma failed to open collection {settings.collection!r}: {exc}") from exc
+        self.vectorstore = Chroma(client=self.client, collection_name=settings.collection,
+                                  embedding_function=embeddings)
+
+    # ------------------------------------------------------------------ manifest
+    @property
+    def manifest_path(self) -> Path:
+        return self.settings.home / MANIFEST
+
+    def read_manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self.manifest_path} is unreadable ({exc}); run `newsdesk ingest --rebuild`.") from exc
+
+    def write_manifest(self, data: dict) -> None:
+        self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        tmp.replace(self.manifest_path)
+
+    def corpus_root(self) -> Path:
+        root = self.read_manifest().get("corpus_root")
+        if not root:
+            raise NoIndexError(f"No index found in {self.settings.home}/ - run `newsdesk ingest corpus/` first.")
+        return Path(root)
+
+    # ------------------------------------------------------------------ rows
+    def count(self) -> int:
+        return self.collection.count()
+
+    def sources(self) -> dict[str, tuple[str, list[str]]]:
+        """source -> (doc_hash, chunk ids) for everything in the collection."""
+        out: dict[str, tuple[str, list[str]]] = {}
+        for row_id, meta in self._iter_rows(include=["metadatas"]):
+            doc_hash, ids = out.get(meta["source"], (meta.get("doc_hash", ""), []))
+            ids.append(row_id)
+            out[meta["source"]] = (doc_hash, ids)
+        return out
+
+    def _iter_rows(self, include: list[str], batch: int = 5000) -> Iterator[tuple]:
+        offset = 0
+        while True:
+            got = self.collection.get(include=include, limit=batch, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                return
+            cols = [got[name] for name in include]
+            for i, row_id in enumerate(ids):
+                yield (row_id, *(col[i] for col in cols))
+            offset += len(ids)
+
+    def all_chunks(self) -> list[StoredChunk]:
+        return [StoredChunk(row_id, m["source"], m.get("title", ""), int(m["start"]), int(m["end"]), doc,
+                            m.get("doc_hash", ""))
+                for row_id, meta_doc in ((r[0], r[1:]) for r in self._iter_rows(["metadatas", "documents"]))
+                for m, doc in [meta_doc]]
+
+    def add(self, chunks: list[Chunk]) -> None:
+        """Embed and upsert one batch of chunks (LangChain computes the embeddings)."""
+        if not chunks:
+            return
+        self.vectorstore.add_texts(
+            texts=[c.text for c in chunks],
+            metadatas=[{"source": c.source, "title": c.title, "start": c.start, "end": c.end,
+                        "doc_hash": c.doc_hash} for c in chunks],
+            ids=[c.id for c in chunks],
+        )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), 5000):
+            self.collection.delete(ids=ids[i:i + 5000])
+
+    def embeddings_for(self, ids: list[str]) -> dict[str, list[float]]:
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"]))
+
+    def dense(self, query_vector: list[float], k: int) -> list[Passage]:
+        """Nearest chunks by cosine similarity, mapped to Passages (score = similarity)."""
+        try:
+            hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(query_vector, k=k)
+        except Exception as exc:
+            raise StoreError(f"Chroma search failed: {exc}") from exc
+        return [Passage(source=doc.metadata["source"], title=doc.metadata.get("title", ""),
+                        start=int(doc.metadata["start"]), end=int(doc.metadata["end"]),
+                        text=doc.page_content, score=1.0 - float(dist), chunk_id=doc.id or "")
+                for doc, dist in hits]
