@@ -20,9 +20,14 @@ from retrieval.search import TOKEN_RE, fold, stopwords, terms
 from retrieval.types import Answer, Citation, Passage
 
 MAX_WORDS = 60
+SOFT_TOP = 6  # sentences whose coverage also counts synonyms
 # Words that ask about reporting rather than content ("according to the article, who said ...").
-QUESTION_NOISE = {"accord", "articl", "report", "say", "said", "tell", "told", "mention", "state", "describ",
-                  "news", "stori", "write", "wrote", "call", "name", "give", "happen", "do", "doe", "did"}
+QUESTION_NOISE = {"accord", "articl", "report", "say", "said", "tell", "told", "mention", "describ",
+                  "news", "stori", "write", "wrote", "name", "happen"}
+# Words that only say what kind of answer is wanted ("how long", "how many", "how old").
+QUESTION_WORDS = {"how", "what", "when", "where", "which", "who", "whom", "whose", "why", "many", "much", "long",
+                  "old", "was", "were", "is", "are", "did", "does", "do", "has", "have", "had", "can", "could",
+                  "would", "will", "should", "much", "kind", "sort", "type", "exactly", "also", "anyone", "someone"}
 
 
 @dataclass
@@ -115,7 +120,7 @@ class ExtractiveAnswerer:
         seen, out = set(), []
         n = max(1, self.keyword.n_docs)
         for word in TOKEN_RE.findall(fold(question)):
-            if word in stopwords() or (len(word) < 2 and not word.isdigit()):
+            if word in stopwords() or word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
                 continue
             stem = terms(word)
             if not stem or stem[0] in seen or stem[0] in QUESTION_NOISE:
@@ -127,7 +132,7 @@ class ExtractiveAnswerer:
             out.append((stem[0], word, self.keyword.idf(stem[0])))
         return out
 
-    def _coverage(self, qterms, text: str) -> tuple[float, list[str]]:
+    def _coverage(self, qterms, text: str, soft: bool = True) -> tuple[float, list[str]]:
         if not qterms:
             return 1.0, []
         have = set(terms(text))
@@ -140,7 +145,7 @@ class ExtractiveAnswerer:
                 continue
             if words is None:
                 words = sorted({w for w in TOKEN_RE.findall(fold(text)) if w not in stopwords() and len(w) > 2})
-            if not word.isdigit() and self.words.soft_matches(word, words):
+            if soft and not word.isdigit() and self.words.soft_matches(word, words):
                 got += weight
             else:
                 missing.append(word)
@@ -158,13 +163,14 @@ class ExtractiveAnswerer:
 
         q = np.asarray(qvec)
         qstems = {s for s, _, _ in qterms} | set(terms(question))
+        # Pass 1 with exact word matches; pass 2 adds synonyms for the leading sentences only.
         for s, v in zip(sents, vecs):
             s.dense = float(np.asarray(v) @ q)
-            sent_cov, _ = self._coverage(qterms, s.text)
-            s.coverage, s.missing = self._coverage(qterms, s.window)
             s.cands = self._rank_candidates(s.text, info.qtype, qstems)
-            type_ok = 1.0 if (info.qtype not in TYPED or s.cands) else 0.0
-            s.score = 0.45 * s.dense + 0.35 * sent_cov + 0.15 * s.coverage + 0.1 * type_ok + 0.05 / (1 + s.rank)
+            self._score(s, qterms, info, soft=False)
+        sents.sort(key=lambda s: -s.score)
+        for s in sents[:SOFT_TOP]:
+            self._score(s, qterms, info, soft=True)
         sents.sort(key=lambda s: -s.score)
         best = sents[0]
         if info.qtype in TYPED and not best.cands:
@@ -191,6 +197,12 @@ class ExtractiveAnswerer:
                 break
         return Draft(abstained=False, short_answer=short, parts=parts,
                      template=" ".join(f"{{{i}}}" for i in range(len(parts))))
+
+    def _score(self, s: Sentence, qterms, info: QuestionInfo, soft: bool) -> None:
+        sent_cov, _ = self._coverage(qterms, s.text, soft)
+        s.coverage, s.missing = self._coverage(qterms, s.window, soft)
+        type_ok = 1.0 if (info.qtype not in TYPED or s.cands) else 0.0
+        s.score = 0.45 * s.dense + 0.35 * sent_cov + 0.15 * s.coverage + 0.1 * type_ok + 0.05 / (1 + s.rank)
 
     def _rank_candidates(self, sentence: str, qtype: str, qstems: set[str]) -> list[Candidate]:
         cands = [c for c in candidates(sentence, qtype)

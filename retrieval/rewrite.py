@@ -86,7 +86,7 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str:
     pick = cands[0]
     if pron in PERSON_PRONOUNS:
         # Prefer a name mentioned as a person (a title or a personal pronoun near it).
-        context = " ".join(f"{q} {a}" for q, a in history).lower()
+        context = " ".join(f"{h[0]} {h[1]}" for h in history).lower()
         personal = [c for c in cands if len(c.split()) <= 4 and _looks_personal(c, context)]
         pick = personal[0] if personal else pick
         suffix = PERSON_PRONOUNS[pron]

@@ -1,0 +1,38 @@
+import pytest
+
+from retrieval.extract import AGE, DATE, DURATION, NUMBER, OTHER, PERSON, PLACE, candidates, classify
+
+
+@pytest.mark.parametrize("question,qtype", [
+    ("How old is the mayor?", AGE),
+    ("How long did they have to leave?", DURATION),
+    ("How many people died?", NUMBER),
+    ("When did the strike begin?", DATE),
+    ("Where did the rally take place?", PLACE),
+    ("Who signed the bill?", PERSON),
+    ("Why did the talks fail?", OTHER),
+])
+def test_classify(question, qtype):
+    assert classify(question).qtype == qtype
+
+
+def test_number_candidates_skip_years_and_ages():
+    found = [c.text for c in candidates("In 2018, the 35-year-old saw 13 people killed.", NUMBER)]
+    assert any(t.startswith("13") for t in found)
+    assert not any("2018" in t for t in found)
+    assert not any(t.startswith("35") for t in found)
+
+
+def test_duration_and_age_and_date():
+    s = "The mayor, 47, gave staff 48 hours to leave on Friday, Jan. 4."
+    assert [c.text for c in candidates(s, DURATION)] == ["48 hours"]
+    assert [c.text for c in candidates(s, AGE)] == ["47"]
+    dates = [c.text for c in candidates(s, DATE)]
+    assert any("Friday" in d for d in dates) and any("Jan. 4" in d for d in dates)
+
+
+def test_candidate_offsets_slice_the_sentence():
+    s = "Officials in Lagos said Governor Ade Bello, 52, met the union on Monday."
+    for qtype in (PERSON, PLACE, AGE, DATE):
+        for c in candidates(s, qtype):
+            assert s[c.start:c.end] == c.text
