@@ -20,7 +20,7 @@ from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms
 from retrieval.types import Answer, Citation, Passage
 
 MAX_WORDS = 60
-SOFT_TOP = 6  # sentences whose coverage also counts synonyms
+SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 # Words that ask about reporting rather than content ("according to the article, who said ...").
 QUESTION_NOISE = {"accord", "articl", "report", "say", "said", "tell", "told", "mention", "describ",
                   "news", "stori", "write", "wrote", "name", "happen"}

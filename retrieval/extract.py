@@ -15,7 +15,8 @@ TYPED = {NUMBER, DURATION, AGE, DATE, PERSON, PLACE, ENTITY}
 _Q_PATTERNS: list[tuple[str, str]] = [
     (r"\bhow old\b|\bwhat age\b|\bage of\b|\bhow many years old\b", AGE),
     (r"\bhow long\b|\bhow many (hours|days|weeks|months|years|minutes)\b|\bwithin how\b|\bwhat deadline\b", DURATION),
-    (r"\bhow many\b|\bhow much\b|\bwhat number\b|\bwhat percentage\b|\bhow large\b|\bwhat (was|is) the (death )?toll\b|\bdeath toll\b", NUMBER),
+    (r"\bhow many\b|\bhow much\b|\bwhat number\b|\bwhat percentage\b|\bhow large\b|\bdeath toll\b"
+     r"|\bwhat (?:was|is|were|are) (?:the |its |their )?[\w ]{0,30}\b(?:rate|percentage|share|number|total|toll|amount|population|figure|count|size)\b", NUMBER),
     (r"^\s*when\b|\bwhat (day|date|year|month|time)\b|\bwhich (day|date|year|month)\b|\bon what day\b|\bin what year\b|\bwhen\b", DATE),
     (r"^\s*where\b|\bwhat (city|country|capital|place|nation)\b|\bwhich (city|country|capital|place|nation)\b|\bin which (city|country)\b", PLACE),
     (r"^\s*(who|whom|whose)\b|\bwhich (person|official|leader|minister|president|spokesman|spokeswoman|man|woman)\b|\bwhat (person|official|leader|minister|is the name)\b|\bwho\b", PERSON),
@@ -26,7 +27,7 @@ NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
                 "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
                 "hundred|a dozen|dozens|dozen|hundreds|thousands|millions|tens of thousands|hundreds of thousands")
 TIME_UNITS = r"(?:hours?|days?|weeks?|months?|years?|minutes?|decades?)"
-NUM = rf"(?:\d[\d,]*(?:\.\d+)?|{NUMBER_WORDS})(?:\s+(?:million|billion|thousand|hundred))?"
+NUM = rf"(?:\d[\d,]*(?:\.\d+)?%?|{NUMBER_WORDS})(?:\s+(?:million|billion|thousand|hundred|percent|per cent))?"
 RE_DURATION = re.compile(rf"\b{NUM}[\s-]+{TIME_UNITS}\b", re.IGNORECASE)
 RE_NUMBER = re.compile(rf"(?:\b(?:more than|over|at least|nearly|about|some|almost|up to)\s+)?\b{NUM}\b(?:\s+(?:of\s+)?[a-z]+)?",
                        re.IGNORECASE)

@@ -1,0 +1,119 @@
+"""Sentence splitting and chunking. Every span is a pair of offsets into the document's
+canonical text, so ``text[start:end]`` always gives back the chunk or sentence."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+from retrieval.types import Chunk, Document
+
+# Tokens ending in "." that do not end a sentence.
+ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "gov", "sen", "rep", "lt", "col", "capt", "sgt",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "vs", "etc", "inc",
+    "ltd", "co", "corp", "dept", "est", "approx", "fig", "al", "e.g", "i.e", "a.m", "p.m", "u.s", "u.k", "u.n",
+    "d.c", "ft", "rev", "pres",
+}
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*")
+
+
+def _is_boundary(text: str, end: int, stop: int) -> bool:
+    """Is the punctuation run ending at ``end`` a sentence end?"""
+    if end >= stop:
+        return True
+    if not text[end].isspace():
+        return False
+    # the word before the punctuation
+    i = end
+    while i > 0 and text[i - 1] in "\"'”’)].!?…":
+        i -= 1
+    j = i
+    while j > 0 and not text[j - 1].isspace():
+        j -= 1
+    word = text[j:i].lower().lstrip("(\"'“‘")
+    punct = text[i:end]
+    if punct.startswith(".") and "!" not in punct and "?" not in punct:
+        if word in ABBREVIATIONS or re.fullmatch(r"[a-z]", word) or re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):
+            return False
+    # next non-space character should start a sentence (capital, digit, quote) to split
+    k = end
+    while k < stop and text[k].isspace():
+        k += 1
+    if k >= stop:
+        return True
+    nxt = text[k]
+    if "\n" in text[end:k]:
+        return True
+    return nxt.isupper() or nxt.isdigit() or nxt in "\"'“‘(["
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences of ``text[start:end]`` as trimmed, non-empty, increasing spans."""
+    spans: list[tuple[int, int]] = []
+    cur = start
+    for m in _END.finditer(text, start, end):
+        if m.end() > end:
+            break
+        if _is_boundary(text, m.end(), end):
+            spans.append((cur, m.end()))
+            cur = m.end()
+    if cur < end:
+        spans.append((cur, end))
+    out = []
+    for a, b in spans:
+        # a blank line inside a "sentence" is a paragraph break: split there too
+        pieces = [(a, b)]
+        for nl in re.finditer(r"\n\s*\n", text[a:b]):
+            last_a, last_b = pieces.pop()
+            cut = a + nl.start()
+            pieces += [(last_a, cut), (a + nl.end(), last_b)]
+        for pa, pb in pieces:
+            seg = text[pa:pb]
+            pa += len(seg) - len(seg.lstrip())
+            pb -= len(seg) - len(seg.rstrip())
+            if pb > pa:
+                out.append((pa, pb))
+    return out
+
+
+def doc_hash(doc: Document) -> str:
+    h = hashlib.sha256()
+    h.update(doc.title.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(doc.text.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(repr(doc.spans).encode())
+    return h.hexdigest()
+
+
+def chunk_document(doc: Document, target_chars: int = 700, overlap_sentences: int = 1) -> list[Chunk]:
+    """Group the kept sentences into chunks of about ``target_chars``, sharing
+    ``overlap_sentences`` between neighbours. A chunk never spans text the cleaner dropped."""
+    h = doc_hash(doc)
+    # runs of spans with nothing dropped between them (only whitespace)
+    groups: list[list[tuple[int, int]]] = []
+    prev_end = None
+    for a, b in doc.spans:
+        sents = sentence_spans(doc.text, a, b)
+        if not sents:
+            continue
+        if prev_end is not None and doc.text[prev_end:a].strip() == "" and groups:
+            groups[-1].extend(sents)
+        else:
+            groups.append(list(sents))
+        prev_end = b
+    chunks: list[Chunk] = []
+    for sents in groups:
+        i = 0
+        while i < len(sents):
+            j = i + 1
+            while j < len(sents) and sents[j][1] - sents[i][0] <= target_chars:
+                j += 1
+            a, b = sents[i][0], sents[j - 1][1]
+            text = doc.text[a:b]
+            digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+            chunks.append(Chunk(f"{doc.source}:{a}-{b}:{digest}", doc.source, doc.title, a, b, text, h))
+            if j >= len(sents):
+                break
+            i = max(i + 1, j - overlap_sentences)
+    return chunks
