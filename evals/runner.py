@@ -143,6 +143,6 @@ def run_eval(gold_path: Path, out_dir: Path, console, settings=None) -> dict:
         console.print(f"[bold]{len(metrics['failures'])} failures[/bold] (details in {out_dir}/metrics.json):")
         for f in metrics["failures"]:
             console.print(f"  {f['id']} [{f['type']}] {f['question']} -> expected {f['expected']}; got: "
-                          f"{str(f['got'])[:160]}", highlight=False, markup=False)
+                          f"{str(f['got'])[:160]}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"Wrote {out_dir}/answers.jsonl and {out_dir}/metrics.json")
     return metrics

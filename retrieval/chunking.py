@@ -17,10 +17,13 @@ ABBREVIATIONS = {
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*")
 
 
-def _is_boundary(text: str, end: int, stop: int) -> bool:
+def _is_boundary(text: str, end: int, stop: int, begin: int = 0) -> bool:
     """Is the punctuation run ending at ``end`` a sentence end?"""
     if end >= stop:
         return True
+    # "?" or "!" inside an open quotation (“Who are we? Venezuela!”) does not end the sentence
+    if text[end - 1] in "?!" and text.count("“", begin, end) > text.count("”", begin, end):
+        return False
     if not text[end].isspace():
         return False
     # the word before the punctuation
@@ -54,7 +57,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     for m in _END.finditer(text, start, end):
         if m.end() > end:
             break
-        if _is_boundary(text, m.end(), end):
+        if _is_boundary(text, m.end(), end, cur):
             spans.append((cur, m.end()))
             cur = m.end()
     if cur < end:
@@ -76,8 +79,11 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+CHUNKER_VERSION = "sentences-v2"  # bump when splitting changes, so ingest re-chunks everything
+
+
 def doc_hash(doc: Document) -> str:
-    h = hashlib.sha256()
+    h = hashlib.sha256(CHUNKER_VERSION.encode())
     h.update(doc.title.encode("utf-8"))
     h.update(b"\x00")
     h.update(doc.text.encode("utf-8"))

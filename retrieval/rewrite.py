@@ -78,6 +78,10 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str:
         return f"{last_q.rstrip('?')} {rest}?"
     match = PRONOUN_RE.search(question)
     if not match:
+        content = [w for w in re.findall(r"[A-Za-z]+", question) if w.lower() not in _FUNCTION]
+        if not content or (len(content) == 1 and not names(question[1:])):
+            # "According to how many people?": too little to stand alone
+            return f"{last_q.strip().rstrip('?')}? {question}"
         return question
     cands = referents(history, _short_answers(history))
     if not cands:
@@ -97,6 +101,11 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str:
     replacement = pick + suffix
     start, end = match.span()
     return question[:start] + replacement + question[end:]
+
+
+_FUNCTION = {"according", "to", "how", "many", "much", "what", "who", "when", "where", "why", "which", "and", "so",
+             "but", "the", "a", "an", "of", "did", "does", "do", "is", "was", "were", "are", "exactly", "really",
+             "else", "more", "people", "then", "that", "this", "in", "on", "at", "for", "by", "with"}
 
 
 def _short_answers(history: Sequence[Sequence[str]]) -> list[str | None]:
