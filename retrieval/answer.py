@@ -16,12 +16,14 @@ from typing import Sequence
 
 from retrieval.chunking import sentence_spans
 from retrieval.rewrite import names
-from retrieval.extract import AGE, DATE, DURATION, NUMBER, OTHER, TYPED, Candidate, QuestionInfo, candidates, classify
+from retrieval.extract import ENTITY, NUMBER, TYPED, Candidate, QuestionInfo, candidates, classify
 from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms
 from retrieval.types import Answer, Citation, Passage
 
 MAX_WORDS = 60
+REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the evidence ("which groups" need not be a name)
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
+W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
 SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 # Words that ask about reporting rather than content ("according to the article, who said ...").
 QUESTION_NOISE = {"accord", "articl", "report", "say", "said", "tell", "told", "mention", "describ",
@@ -181,7 +183,7 @@ class ExtractiveAnswerer:
         sents.sort(key=lambda s: -s.score)
         best = sents[0]
         self._last_best = best  # for diagnostics
-        if info.qtype in TYPED and not best.cands:
+        if info.qtype in REQUIRED and not best.cands:
             typed = [s for s in sents[:5] if s.cands and s.score >= best.score - 0.12]
             if not typed:
                 return Draft(abstained=True, notes=[f"no {info.qtype} in the best evidence"])
@@ -210,8 +212,8 @@ class ExtractiveAnswerer:
     def _score(self, s: Sentence, qterms, info: QuestionInfo, soft: bool) -> None:
         sent_cov, _ = self._coverage(qterms, s.context or s.text, soft)
         s.coverage, s.missing = self._coverage(qterms, s.window, soft)
-        type_ok = 1.0 if (info.qtype not in TYPED or s.cands) else 0.0
-        s.score = 0.45 * s.dense + 0.25 * sent_cov + 0.25 * s.coverage + 0.1 * type_ok + 0.05 / (1 + s.rank)
+        type_ok = 1.0 if (info.qtype not in REQUIRED or s.cands) else 0.0
+        s.score = 0.45 * s.dense + W_SENTENCE * sent_cov + (0.5 - W_SENTENCE) * s.coverage + 0.1 * type_ok + 0.05 / (1 + s.rank)
 
     def _counts_focus(self, sentence: str, c: Candidate, focus: str) -> bool:
         """Does the number in ``c`` count the thing asked about (the next few words name it)?"""

@@ -18,9 +18,9 @@ _Q_PATTERNS: list[tuple[str, str]] = [
     (r"\bhow many\b|\bhow much\b|\bwhat number\b|\bwhat percentage\b|\bhow large\b|\bdeath toll\b"
      r"|\bwhat (?:was|is|were|are) (?:the |its |their )?[\w ]{0,30}\b(?:rate|percentage|share|number|total|toll|amount|population|figure|count|size)\b", NUMBER),
     (r"^\s*when\b|\bwhat (day|date|year|month|time)\b|\bwhich (day|date|year|month)\b|\bon what day\b|\bin what year\b|^\s*(?:and|so|but)?\s*when\b", DATE),
-    (r"^\s*where\b|\bwhat (city|country|capital|place|nation)\b|\bwhich (city|country|capital|place|nation)\b|\bin which (city|country)\b", PLACE),
-    (r"^\s*(who|whom|whose)\b|\bwhich (person|official|leader|minister|president|spokesman|spokeswoman|man|woman)\b|\bwhat (person|official|leader|minister|is the name)\b|^\W*(?:and|so|but)?\s*who\b", PERSON),
-    (r"\b(which|what) (countries|nations|governments|organizations|organisations|groups|leaders|allies|outlets|newspapers|agencies)\b", ENTITY),
+    (r"^\s*where\b|\b(?:what|which) (?:[\w-]+ ){0,2}(city|country|capital|place|nation|town|region|state)\b", PLACE),
+    (r"^\s*(who|whom|whose)\b|\bwhich (?:[\w-]+ ){0,2}(person|official|leader|minister|president|spokesman|spokeswoman|man|woman)\b|\bwhat (person|official|leader|minister|is the name)\b|^\W*(?:and|so|but)?\s*who\b", PERSON),
+    (r"\b(which|what) (?:[\w-]+ ){0,2}(countries|nations|governments|organizations|organisations|groups|leaders|allies|outlets|newspapers|agencies)\b", ENTITY),
 ]
 
 NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
