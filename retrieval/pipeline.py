@@ -49,6 +49,7 @@ class Pipeline:
         self.extractive = ExtractiveAnswerer(self.embeddings, self.keyword)
         self.verifier = Verifier(self.root)
         self.backend = settings.llm
+        self._ask_lock = threading.Lock()  # one question at a time per process (CPU-bound; caches are shared)
         self.chain = (RunnableLambda(_timed("rewrite", self._rewrite))
                       | RunnableLambda(_timed("retrieve", self._retrieve))
                       | RunnableLambda(_timed("answer", self._answer))
@@ -84,6 +85,10 @@ class Pipeline:
 
     # ------------------------------------------------------------------ API
     def ask(self, question: str, history: Sequence[Sequence[str]] = ()) -> Answer:
+        with self._ask_lock:
+            return self._ask(question, history)
+
+    def _ask(self, question: str, history: Sequence[Sequence[str]]) -> Answer:
         started = time.perf_counter()
         state = self.chain.invoke({"question": question, "history": [list(h) for h in history],
                                    "timings_ms": {}})
