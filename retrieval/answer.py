@@ -261,9 +261,12 @@ class ExtractiveAnswerer:
         if info.qtype != NUMBER or not best.cands or best.coverage < 0.6:
             return None
         picked = {_value(best.cands[0].text): best}
+        # Another article's figure counts as a rival report when it counts the same thing
+        # (the focus noun, checked when candidates are made) and is itself confident evidence.
+        need = 0.5 if info.focus else 0.8
         for s in sents[1:8]:
-            if (not s.cands or s.source == best.source or s.score < best.score - 0.15
-                    or s.coverage < max(0.6, best.coverage - 0.1)):
+            if (not s.cands or s.source == best.source or s.coverage < need
+                    or 0.5 * s.dense + 0.5 * s.coverage < self.t.min_confidence):
                 continue
             v = _value(s.cands[0].text)
             if v and v not in picked and all(_value(c.text) != v for c in best.cands):

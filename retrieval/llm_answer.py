@@ -41,7 +41,11 @@ def _locate(quote: str, passage: Passage) -> tuple[int, int] | None:
     return passage.start + i, passage.start + i + len(quote)
 
 
+LLM_PASSAGES = 5  # the best few passages keep the prompt short enough for small local models
+
+
 def llm_draft(generator, question: str, passages: list[Passage], fallback: Draft) -> Draft:
+    passages = passages[:LLM_PASSAGES]
     numbered = "\n\n".join(f"[{i + 1}] ({p.title}) {p.text}" for i, p in enumerate(passages))
     try:
         reply = generator.generate(load_prompt("answer_system"),

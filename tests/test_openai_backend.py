@@ -46,7 +46,11 @@ def llama_server():
         pytest.fail("llama-cpp-python server did not start")
     yield f"http://127.0.0.1:{port}/v1"
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 @pytest.fixture()
@@ -60,6 +64,7 @@ def openai_pipeline(indexed_home, llama_server, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", llama_server)
     monkeypatch.setenv("OPENAI_API_KEY", "local")
     monkeypatch.setenv("NEWSDESK_OPENAI_MODEL", "smollm2")
+    monkeypatch.setenv("NEWSDESK_LLM_TIMEOUT", "45")
     return Pipeline(Settings.from_env()), corpus
 
 
