@@ -361,8 +361,8 @@ def render(question: str, standalone: str, draft: Draft, passages: list[Passage]
 
 def abstention(question: str, standalone: str, passages: list[Passage], backend: str,
                notes: Sequence[str] = ()) -> Answer:
-    shown = (question or standalone).strip().rstrip("?")
-    text = (f"The articles don't say. Nothing in them answers “{shown}?”."
+    shown = " ".join((question or standalone).split())
+    text = (f"The articles don't say. None of them answers “{shown}”"
             + (" The closest passages are listed below." if passages else ""))
     return Answer(question=question, standalone_question=standalone, answer=text, short_answer=None,
                   abstained=True, citations=[], passages=passages, backend=backend, notes=list(notes))
