@@ -45,15 +45,31 @@ def embedding_model_path(name: str) -> Path:
 
 @lru_cache(maxsize=4)
 def get_embeddings(name: str) -> "Embeddings":
-    """LangChain embeddings over a local sentence-transformers model, loaded once per process."""
-    from langchain_huggingface import HuggingFaceEmbeddings
+    """LangChain embeddings over a local sentence-transformers model, loaded once per process
+    and only when first used (an ingest with nothing new to embed never loads it)."""
+    from langchain_core.embeddings import Embeddings
 
     path = embedding_model_path(name)
-    return HuggingFaceEmbeddings(
-        model_name=str(path),
-        model_kwargs={"device": "cpu"},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
-    )
+
+    class LazyHuggingFaceEmbeddings(Embeddings):
+        _model = None
+
+        def _load(self):
+            if self._model is None:
+                from langchain_huggingface import HuggingFaceEmbeddings
+
+                self._model = HuggingFaceEmbeddings(
+                    model_name=str(path), model_kwargs={"device": "cpu"},
+                    encode_kwargs={"normalize_embeddings": True, "batch_size": 64})
+            return self._model
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self._load().embed_documents(texts)
+
+        def embed_query(self, text: str) -> list[float]:
+            return self._load().embed_query(text)
+
+    return LazyHuggingFaceEmbeddings()
 
 
 # --------------------------------------------------------------------------- LLMs

@@ -45,6 +45,7 @@ class Pipeline:
         self.store = Store(settings, self.embeddings)
         self.root = self.store.corpus_root()
         self.keyword = KeywordIndex(settings.home / "bm25")
+        self.embeddings.embed_query("warm up")  # load the model now, not on the first question
         self.retriever = HybridRetriever(self.store, self.keyword, k=settings.top_k)
         self.extractive = ExtractiveAnswerer(self.embeddings, self.keyword)
         self.verifier = Verifier(self.root)
