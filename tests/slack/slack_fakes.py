@@ -30,6 +30,7 @@ class Call:
     method: str  # "chat.postMessage", or "response_url" for posts to a response_url
     body: dict[str, Any]
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)  # when the call arrived
 
 
 class MockSlackAPI:
