@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 from rich.console import Console
@@ -38,12 +38,12 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(getattr(exc, "exit_code", 1))
 
 
-def _run_ingest(paths: list[Path], rebuild: bool = False, quiet: bool = False):
+def _run_ingest(paths: list[Path], rebuild: bool = False, quiet: bool = False, settings=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from retrieval.ingest import ingest
 
-    settings = _settings()
+    settings = settings or _settings()
     with Progress(TextColumn("embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, transient=True, disable=quiet) as bar:
         task = bar.add_task("embed", total=None)
@@ -138,13 +138,36 @@ def chat() -> None:
 @app.command("eval")
 def eval_cmd(
     gold: Path = typer.Option(Path("evals/gold.jsonl"), "--gold", help="Gold questions (JSON Lines)."),
-    out: Path = typer.Option(Path("evals/out"), "--out", help="Folder for answers.jsonl and metrics.json."),
+    out: Path = typer.Option(Path("evals/out"), "--out", help="Folder for answers.jsonl, metrics.json, report.html."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Ingest this folder into a throwaway index under "
+                                          "--out and evaluate against it (default: the current index)."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="Also run a baseline side by side: 'naive' "
+                                           "(plain LangChain RAG; needs the dev extra)."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Only gold questions with this tag (e.g. 'fast')."),
+    compare: Optional[Tuple[Path, Path]] = typer.Option(None, "--compare", metavar="DIR_A DIR_B",
+                                                        help="Compare two eval output folders and exit."),
 ) -> None:
-    """Answer every gold question and score the answers (accuracy, abstention, citations, latency)."""
-    from evals.runner import run_eval
+    """Answer every gold question and score the answers: retrieval, accuracy, citations, abstention, latency.
 
+    Writes OUT/answers.jsonl, OUT/metrics.json and a self-contained OUT/report.html.
+    With --compare A B, prints every metric of two earlier runs side by side instead."""
     try:
-        run_eval(gold, out, console)
+        if compare:
+            from evals.compare import compare as compare_dirs, print_compare
+
+            for d in compare:
+                if not (d / "metrics.json").exists():
+                    raise NewsdeskError(f"{d} has no metrics.json; give two folders written by `newsdesk eval --out`.")
+            print_compare(compare_dirs(*compare), console)
+            return
+        from evals.runner import run_eval
+
+        def ingest(paths, settings):
+            report = _run_ingest(paths, settings=settings)
+            if report.skipped:
+                err.print(f"[yellow]{len(report.skipped)} files skipped[/yellow]; evaluating on the rest.")
+
+        run_eval(gold, out, console, corpus=corpus, baseline=baseline, tag=tag, ingest=ingest)
     except NewsdeskError as exc:
         _fail(exc)
 

@@ -1,148 +1,149 @@
-"""`newsdesk eval`: answer every gold question, score, and write answers.jsonl + metrics.json.
+"""`newsdesk eval`: answer every gold question, score, and write answers.jsonl, metrics.json and
+report.html. Metrics are defined in evals/metrics.py and README "Evaluation".
 
-Metrics (all offline):
-- accuracy: share of answerable questions (type != unanswerable) not abstained on whose
-  short_answer or answer contains a gold alias (case- and accent-insensitive), with the
-  answer at most 60 words.
-- abstention_recall: share of unanswerable questions the bot abstained on.
-- false_abstention: share of answerable questions the bot abstained on.
-- citation_validity: share of all citations whose quote equals the source text at
-  [start:end], checked here by re-reading the files.
-- latency: median and 95th percentile of timings_ms per stage (warm: models are loaded
-  before the first question).
+Layout of ``--out DIR``::
+
+    DIR/answers.jsonl      one `ask --json` object per gold line, plus its gold `id`
+    DIR/metrics.json       summary, latency, by_type, per_question, failures
+    DIR/report.html        self-contained page (with the baseline side by side when run)
+    DIR/naive/             the same two files for `--baseline naive`
+    DIR/index/             the throwaway index when `--corpus DIR` is given
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import statistics
 from pathlib import Path
 
+from evals.metrics import is_correct, percentile, score  # noqa: F401  (re-exported for callers)
 from retrieval.errors import NewsdeskError
 
-MAX_WORDS = 60
+BASELINES = ("naive",)
 
 
-def load_gold(path: Path) -> list[dict]:
+def load_gold(path: Path, tag: str | None = None) -> list[dict]:
     if not path.exists():
         raise NewsdeskError(f"No gold file at {path}; pass --gold FILE (JSON Lines, see README 'Evaluation').")
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except ValueError as exc:
                 raise NewsdeskError(f"{path}:{n} is not valid JSON ({exc}).") from None
+            missing = {"id", "type", "question"} - set(row)
+            if missing:
+                raise NewsdeskError(f"{path}:{n} lacks {', '.join(sorted(missing))}; see README 'Evaluation'.")
+            rows.append(row)
+    if tag:
+        rows = [r for r in rows if tag in r.get("tags", [])]
+    if not rows:
+        raise NewsdeskError(f"{path} has no questions{f' tagged {tag!r}' if tag else ''}.")
     return rows
 
 
-def is_correct(gold: dict, out: dict) -> bool:
-    from retrieval.search import fold
-
-    if out["abstained"] or len(out["answer"].split()) > MAX_WORDS:
-        return False
-    hay = fold(" ".join([out.get("short_answer") or "", out["answer"]]))
-    return any(fold(a) in hay for a in gold.get("answers", []))
-
-
-def citation_ok(root: Path, c: dict, cache: dict) -> bool:
-    from retrieval.loaders import canonical_text
-
-    if c["source"] not in cache:
-        try:
-            cache[c["source"]] = canonical_text(root, c["source"])
-        except Exception:
-            cache[c["source"]] = None
-    text = cache[c["source"]]
-    return text is not None and text[c["start"]:c["end"]] == c["quote"]
+def _write(out_dir: Path, outputs: list[dict], metrics: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "answers.jsonl", "w", encoding="utf-8") as fh:
+        for o in outputs:
+            fh.write(json.dumps(o, ensure_ascii=False) + "\n")
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    values = sorted(values)
-    idx = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
-    return values[idx]
-
-
-def score(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:
-    cache: dict = {}
-    by_type: dict[str, dict] = {}
-    answerable = [(g, o) for g, o in zip(gold_rows, outputs) if g["type"] != "unanswerable"]
-    unanswerable = [(g, o) for g, o in zip(gold_rows, outputs) if g["type"] == "unanswerable"]
-    cits = [c for o in outputs for c in o["citations"]]
-    valid = sum(citation_ok(root, c, cache) for c in cits)
-    for g, o in zip(gold_rows, outputs):
-        t = by_type.setdefault(g["type"], {"n": 0, "correct": 0, "abstained": 0})
-        t["n"] += 1
-        t["abstained"] += int(o["abstained"])
-        t["correct"] += int(o["abstained"] if g["type"] == "unanswerable" else is_correct(g, o))
-    for t in by_type.values():
-        t["rate"] = round(t["correct"] / t["n"], 4)
-    stages = sorted({k for o in outputs for k in o["timings_ms"]})
-    latency = {s: {"median": round(statistics.median([o["timings_ms"].get(s, 0.0) for o in outputs]), 1),
-                   "p95": round(percentile([o["timings_ms"].get(s, 0.0) for o in outputs], 0.95), 1)}
-               for s in stages} if outputs else {}
-    failures = []
-    for g, o in zip(gold_rows, outputs):
-        ok = o["abstained"] if g["type"] == "unanswerable" else is_correct(g, o)
-        if not ok:
-            failures.append({"id": g["id"], "type": g["type"], "question": g["question"],
-                             "expected": g.get("answers") or "abstain",
-                             "got": "ABSTAINED" if o["abstained"] else o["answer"],
-                             "short_answer": o.get("short_answer"), "standalone": o["standalone_question"]})
-    return {
-        "questions": len(gold_rows),
-        "accuracy": round(sum(is_correct(g, o) for g, o in answerable) / max(1, len(answerable)), 4),
-        "abstention_recall": round(sum(o["abstained"] for _, o in unanswerable) / max(1, len(unanswerable)), 4),
-        "false_abstention": round(sum(o["abstained"] for _, o in answerable) / max(1, len(answerable)), 4),
-        "citations": len(cits),
-        "citation_validity": round(valid / len(cits), 4) if cits else 1.0,
-        "answer_words_median": statistics.median([len(o["answer"].split()) for o in outputs]) if outputs else 0,
-        "latency_ms": latency,
-        "by_type": by_type,
-        "failures": failures,
-    }
-
-
-def run_eval(gold_path: Path, out_dir: Path, console, settings=None) -> dict:
-    from rich.progress import Progress
-    from rich.table import Table
+def answer_all(gold_rows: list[dict], settings, console) -> tuple[list[dict], object]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from retrieval.pipeline import get_pipeline
 
-    gold_rows = load_gold(gold_path)
     pipeline = get_pipeline(settings)
-    out_dir.mkdir(parents=True, exist_ok=True)
     outputs = []
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("answering gold questions", total=len(gold_rows))
+    with Progress(TextColumn("newsdesk answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("answer", total=len(gold_rows))
         for g in gold_rows:
             ans = pipeline.ask(g["question"], g.get("history") or [])
             outputs.append({"id": g["id"], **ans.to_json()})
             bar.advance(task)
-    with open(out_dir / "answers.jsonl", "w", encoding="utf-8") as fh:
-        for o in outputs:
-            fh.write(json.dumps(o, ensure_ascii=False) + "\n")
-    metrics = score(gold_rows, outputs, pipeline.root)
-    metrics["backend"] = pipeline.backend
-    metrics["gold"] = str(gold_path)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+    return outputs, pipeline
 
-    table = Table(title=f"newsdesk eval: {gold_path} ({metrics['questions']} questions, backend {pipeline.backend})")
+
+def run_eval(gold_path: Path, out_dir: Path, console, settings=None, corpus: Path | None = None,
+             baseline: str | None = None, tag: str | None = None, ingest=None) -> dict:
+    """Evaluate newsdesk (and optionally a baseline) on a gold file; returns newsdesk's metrics.
+
+    ``corpus``: ingest this folder into a throwaway index under ``out_dir/index`` first
+    (``ingest(paths, settings)`` does the ingesting, so the CLI can show its progress bar)."""
+    from retrieval.config import Settings
+
+    if baseline and baseline not in BASELINES:
+        raise NewsdeskError(f"Unknown baseline {baseline!r}; choose one of: {', '.join(BASELINES)}.")
+    gold_rows = load_gold(gold_path, tag)
+    settings = settings or Settings.from_env()
+    if corpus is not None:
+        if not corpus.is_dir():
+            raise NewsdeskError(f"--corpus {corpus} is not a folder of articles.")
+        settings = dataclasses.replace(settings, home=(out_dir / "index").resolve(), corpus=corpus.resolve())
+        if ingest is None:
+            from retrieval.ingest import ingest as ingest
+        ingest([corpus], settings)
+    outputs, pipeline = answer_all(gold_rows, settings, console)
+    metrics = {"system": "newsdesk", "backend": pipeline.backend, "gold": str(gold_path),
+               **score(gold_rows, outputs, pipeline.root)}
+    if tag:
+        metrics["tag"] = tag
+    _write(out_dir, outputs, metrics)
+
+    base_metrics = None
+    if baseline == "naive":
+        from evals.baseline import run_naive
+
+        base_out, info = run_naive(gold_rows, pipeline.root, out_dir / "naive", settings, console=console)
+        base_metrics = {"system": "naive", "backend": info.get("backend"), "gold": str(gold_path),
+                        **score(gold_rows, base_out, pipeline.root), "info": info}
+        _write(out_dir / "naive", base_out, base_metrics)
+
+    from evals.report import write_report
+
+    report = write_report(out_dir, out_dir / "naive" if base_metrics else None, gold_path)
+    print_summary(console, metrics, base_metrics)
+    console.print(f"Wrote {out_dir}/answers.jsonl, metrics.json and {report}")
+    return metrics
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.3f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v)
+
+
+def print_summary(console, metrics: dict, base: dict | None = None) -> None:
+    from rich.table import Table
+
+    from evals.metrics import SUMMARY_KEYS
+
+    table = Table(title=f"newsdesk eval: {metrics['gold']} ({metrics['questions']} questions, "
+                        f"backend {metrics['backend']})")
     table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in ("accuracy", "abstention_recall", "false_abstention", "citation_validity", "citations",
-                "answer_words_median"):
-        table.add_row(key, str(metrics[key]))
-    for stage, v in metrics["latency_ms"].items():
-        table.add_row(f"latency {stage} (ms) median / p95", f"{v['median']} / {v['p95']}")
+    table.add_column("newsdesk", justify="right")
+    if base:
+        table.add_column(f"naive ({base['backend']})", justify="right")
+    for key in SUMMARY_KEYS:
+        table.add_row(key, _fmt(metrics.get(key)), *([_fmt(base.get(key))] if base else []))
+    for stage in ("rewrite", "retrieve", "answer", "verify", "total"):
+        row = []
+        for m in filter(None, [metrics, base]):
+            v = m["latency_ms"].get(stage)
+            row.append(f"{v['median']} / {v['p95']}" if v else "–")
+        table.add_row(f"latency {stage} ms (median / p95)", *row)
     for t, v in sorted(metrics["by_type"].items()):
-        table.add_row(f"type {t}", f"{v['correct']}/{v['n']}")
+        key = "abstention_recall" if t == "unanswerable" else "accuracy"
+        row = [_fmt(v.get(key))] + ([_fmt(base["by_type"].get(t, {}).get(key))] if base else [])
+        table.add_row(f"{t} ({v['n']}): {key}", *row)
     console.print(table)
-    if metrics["failures"]:
-        console.print(f"[bold]{len(metrics['failures'])} failures[/bold] (details in {out_dir}/metrics.json):")
-        for f in metrics["failures"]:
+    failures = metrics["failures"]
+    if failures:
+        console.print(f"[bold]{len(failures)} newsdesk failures[/bold] (all in metrics.json and report.html):")
+        for f in failures:
             console.print(f"  {f['id']} [{f['type']}] {f['question']} -> expected {f['expected']}; got: "
                           f"{str(f['got'])[:160]}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"Wrote {out_dir}/answers.jsonl and {out_dir}/metrics.json")
-    return metrics

@@ -1,0 +1,219 @@
+"""Scores eval outputs (the ``ask --json`` objects) against gold rows. Pure functions, no models.
+
+Every metric is defined in README "Evaluation"; in short:
+
+Retrieval (answerable questions that list evidence)
+- ``hit@k``: share whose top k retrieved passages include one that contains a gold
+  ``evidence`` string (whitespace-normalised substring).
+- ``mrr@k``: mean of 1/rank of the first such passage within the top k (0 if none).
+- ``evidence_recall``: share of all gold evidence strings found in some retrieved passage.
+
+Answers (answerable questions)
+- ``accuracy``: not abstained, ``answer`` at most 60 words, and a gold alias appears in
+  ``short_answer`` or ``answer`` (case- and accent-insensitive).
+- ``token_f1``: best token F1 between the short answer (the answer when there is none) and
+  any alias; 0 when abstained.
+- ``answer_words_median``: median words in ``answer`` (all questions).
+
+Citations
+- ``citation_validity``: share of citations whose ``quote`` equals the file text at
+  ``[start:end]``, re-read here from the corpus.
+- ``citation_precision``: share of citations that overlap a gold evidence span in the same
+  file or contain a gold alias (citations on unanswerable questions count as imprecise).
+- ``citation_recall``: share of answerable questions with at least one such citation.
+
+Abstention
+- ``abstention_precision``: share of abstentions that were on unanswerable questions.
+- ``abstention_recall``: share of unanswerable questions abstained on.
+- ``false_abstention``: share of answerable questions abstained on.
+
+Latency: median and 95th percentile of ``timings_ms`` per stage.
+
+Each is also given per gold ``type``; a metric with nothing to measure is ``None``.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from pathlib import Path
+
+MAX_WORDS = 60
+KS = (1, 3, 5, 10)
+SUMMARY_KEYS = (
+    "accuracy", "token_f1", "answer_words_median",
+    "abstention_precision", "abstention_recall", "false_abstention",
+    "citation_validity", "citation_precision", "citation_recall", "citations",
+    *(f"hit@{k}" for k in KS), *(f"mrr@{k}" for k in KS), "evidence_recall",
+)
+LOWER_IS_BETTER = {"false_abstention", "answer_words_median"}
+_TOKEN = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    from retrieval.search import fold as _fold
+
+    return _fold(text)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(fold(text))
+
+
+def token_f1(pred: str, gold: str) -> float:
+    p, g = _tokens(pred), _tokens(gold)
+    common = sum((Counter(p) & Counter(g)).values())
+    if not p or not g or not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def is_correct(gold: dict, out: dict) -> bool:
+    if out["abstained"] or len(out["answer"].split()) > MAX_WORDS:
+        return False
+    hay = fold(" ".join([out.get("short_answer") or "", out["answer"]]))
+    return any(fold(a) in hay for a in gold.get("answers", []))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
+
+
+class Corpus:
+    """The corpus files as the bot read them, for checking quotes and finding evidence spans."""
+
+    def __init__(self, root: Path):
+        self.root, self._text = root, {}
+
+    def text(self, source: str) -> str | None:
+        if source not in self._text:
+            from retrieval.loaders import canonical_text
+
+            try:
+                self._text[source] = canonical_text(self.root, source)
+            except Exception:
+                self._text[source] = None
+        return self._text[source]
+
+    def spans(self, gold: dict) -> list[tuple[str, int, int]]:
+        """Where each gold evidence string sits in its listed sources."""
+        out = []
+        for ev in gold.get("evidence", []):
+            for src in gold.get("sources", []):
+                text = self.text(src)
+                at = text.find(ev) if text else -1
+                if at >= 0:
+                    out.append((src, at, at + len(ev)))
+        return out
+
+
+def _contains_evidence(passage_text: str, evidence: list[str]) -> bool:
+    hay = _norm(passage_text)
+    return any(_norm(ev) in hay for ev in evidence)
+
+
+def hit_rank(gold: dict, out: dict) -> int | None:
+    """1-based rank of the first retrieved passage that holds gold evidence."""
+    evidence = gold.get("evidence") or []
+    for rank, p in enumerate(out.get("passages", []), 1):
+        if evidence and _contains_evidence(p.get("text", ""), evidence):
+            return rank
+    return None
+
+
+def citation_relevant(c: dict, gold: dict, spans: list[tuple[str, int, int]]) -> bool:
+    if gold["type"] == "unanswerable":
+        return False
+    if any(src == c["source"] and c["start"] < end and start < c["end"] for src, start, end in spans):
+        return True
+    quote = fold(c["quote"])
+    return any(fold(a) in quote for a in gold.get("answers", []))
+
+
+def _ratio(num: float, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def judge(gold: dict, out: dict, corpus: Corpus) -> dict:
+    """Everything measured about one question."""
+    answerable = gold["type"] != "unanswerable"
+    spans = corpus.spans(gold)
+    cits = out.get("citations", [])
+    valid = sum(1 for c in cits if (t := corpus.text(c["source"])) is not None and t[c["start"]:c["end"]] == c["quote"])
+    relevant = sum(citation_relevant(c, gold, spans) for c in cits)
+    pred = out.get("short_answer") or out["answer"]
+    f1 = 0.0 if out["abstained"] else max((token_f1(pred, a) for a in gold.get("answers", [])), default=0.0)
+    evidence = gold.get("evidence") or []
+    texts = [p.get("text", "") for p in out.get("passages", [])]
+    ev_found = sum(any(_norm(ev) in _norm(t) for t in texts) for ev in evidence)
+    correct = out["abstained"] if not answerable else is_correct(gold, out)
+    return {
+        "id": gold["id"], "type": gold["type"], "question": gold["question"],
+        "answerable": answerable, "correct": bool(correct), "abstained": bool(out["abstained"]),
+        "f1": round(f1, 4), "hit_rank": hit_rank(gold, out) if answerable and evidence else None,
+        "has_evidence": bool(answerable and evidence), "evidence": len(evidence), "evidence_found": ev_found,
+        "citations": len(cits), "citations_valid": valid, "citations_relevant": relevant,
+        "words": len(out["answer"].split()),
+        "expected": gold.get("answers") if answerable else "abstain",
+        "got": "ABSTAINED" if out["abstained"] else out["answer"],
+        "short_answer": out.get("short_answer"), "standalone": out.get("standalone_question"),
+        "total_ms": float(out.get("timings_ms", {}).get("total", 0.0)),
+    }
+
+
+def summarise(judged: list[dict]) -> dict:
+    """The summary metrics over a list of judged questions (all of them, or one type)."""
+    ans = [j for j in judged if j["answerable"]]
+    una = [j for j in judged if not j["answerable"]]
+    ret = [j for j in ans if j["has_evidence"]]
+    abst = [j for j in judged if j["abstained"]]
+    n_cits = sum(j["citations"] for j in judged)
+    m: dict = {"n": len(judged)}
+    m["accuracy"] = _ratio(sum(j["correct"] for j in ans), len(ans))
+    m["token_f1"] = _ratio(sum(j["f1"] for j in ans), len(ans))
+    m["answer_words_median"] = statistics.median([j["words"] for j in judged]) if judged else None
+    m["abstention_precision"] = _ratio(sum(not j["answerable"] for j in abst), len(abst))
+    m["abstention_recall"] = _ratio(sum(j["abstained"] for j in una), len(una))
+    m["false_abstention"] = _ratio(sum(j["abstained"] for j in ans), len(ans))
+    m["citations"] = n_cits
+    m["citation_validity"] = _ratio(sum(j["citations_valid"] for j in judged), n_cits)
+    m["citation_precision"] = _ratio(sum(j["citations_relevant"] for j in judged), n_cits)
+    m["citation_recall"] = _ratio(sum(j["citations_relevant"] > 0 for j in ans), len(ans))
+    for k in KS:
+        m[f"hit@{k}"] = _ratio(sum(j["hit_rank"] is not None and j["hit_rank"] <= k for j in ret), len(ret))
+        m[f"mrr@{k}"] = _ratio(sum(1 / j["hit_rank"] for j in ret if j["hit_rank"] and j["hit_rank"] <= k),
+                               len(ret))
+    ev = sum(j["evidence"] for j in ret)
+    m["evidence_recall"] = _ratio(sum(j["evidence_found"] for j in ret), ev)
+    return m
+
+
+def latency(outputs: list[dict]) -> dict:
+    stages = sorted({k for o in outputs for k in o.get("timings_ms", {})})
+    out = {}
+    for s in stages:
+        values = [o["timings_ms"].get(s, 0.0) for o in outputs]
+        out[s] = {"median": round(statistics.median(values), 1), "p95": round(percentile(values, 0.95), 1)}
+    return out
+
+
+def score(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:
+    """metrics.json: the summary at top level, then latency, by_type, per_question, failures."""
+    corpus = Corpus(root)
+    judged = [judge(g, o, corpus) for g, o in zip(gold_rows, outputs)]
+    metrics = {"questions": len(judged), **{k: v for k, v in summarise(judged).items() if k != "n"}}
+    metrics["latency_ms"] = latency(outputs)
+    types = sorted({j["type"] for j in judged})
+    metrics["by_type"] = {t: summarise([j for j in judged if j["type"] == t]) for t in types}
+    metrics["per_question"] = judged
+    metrics["failures"] = [{k: j[k] for k in ("id", "type", "question", "expected", "got", "short_answer",
+                                              "standalone")} for j in judged if not j["correct"]]
+    return metrics
