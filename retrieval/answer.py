@@ -362,6 +362,8 @@ def render(question: str, standalone: str, draft: Draft, passages: list[Passage]
 def abstention(question: str, standalone: str, passages: list[Passage], backend: str,
                notes: Sequence[str] = ()) -> Answer:
     shown = " ".join((question or standalone).split())
+    if len(shown) > 200:
+        shown = shown[:200].rsplit(" ", 1)[0] + " …"
     text = (f"The articles don't say. None of them answers “{shown}”"
             + (" The closest passages are listed below." if passages else ""))
     return Answer(question=question, standalone_question=standalone, answer=text, short_answer=None,

@@ -22,6 +22,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "NEWSDESK_CHROMA_URL": ("", "If set (http://host:port), use a Chroma server instead of the embedded store."),
     "NEWSDESK_TOP_K": ("8", "Passages retrieved per question."),
     "NEWSDESK_MAX_FILE_MB": ("20", "Files larger than this are skipped at ingest."),
+    "NEWSDESK_MAX_QUESTION_CHARS": ("1000", "Longer questions are cut to this many characters (the answer says so)."),
     "NEWSDESK_LLM_TIMEOUT": ("60", "Seconds before an LLM call is abandoned (the extractive answer is used instead)."),
     "OPENAI_BASE_URL": ("", "openai backend: base URL of any OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)."),
     "OPENAI_API_KEY": ("", "openai backend: API key (any non-empty string for local servers)."),
@@ -61,6 +62,7 @@ class Settings:
     top_k: int
     max_file_bytes: int
     llm_timeout: float
+    max_question_chars: int = 1000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -74,4 +76,5 @@ class Settings:
             top_k=_int("NEWSDESK_TOP_K"),
             max_file_bytes=_int("NEWSDESK_MAX_FILE_MB") * 1024 * 1024,
             llm_timeout=float(_int("NEWSDESK_LLM_TIMEOUT")),
+            max_question_chars=_int("NEWSDESK_MAX_QUESTION_CHARS", minimum=20),
         )

@@ -90,10 +90,22 @@ class Pipeline:
             return self._ask(question, history)
 
     def _ask(self, question: str, history: Sequence[Sequence[str]]) -> Answer:
+        from retrieval.answer import abstention
+        from retrieval.question import has_words, prepare
+
         started = time.perf_counter()
-        state = self.chain.invoke({"question": question, "history": [list(h) for h in history],
-                                   "timings_ms": {}})
+        question, notes = prepare(question, self.settings.max_question_chars)
+        history = [[prepare(str(q), self.settings.max_question_chars)[0] if str(q).strip() else "", str(a)]
+                   for q, a, *_ in history]
+        if not has_words(question):
+            answer = abstention(question, question, [], self.backend, notes)
+            answer.answer = ("That has no words to search for. Ask a question about the articles in words, "
+                             "e.g. “Who is Juan Guaido?”")
+            answer.timings_ms = {"total": (time.perf_counter() - started) * 1000}
+            return answer
+        state = self.chain.invoke({"question": question, "history": history, "timings_ms": {}})
         answer: Answer = state["answer"]
+        answer.notes = notes + answer.notes
         answer.timings_ms = dict(state["timings_ms"])
         answer.timings_ms["total"] = (time.perf_counter() - started) * 1000
         return answer
