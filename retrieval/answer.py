@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from retrieval.chunking import sentence_spans
+from retrieval.guard import is_instruction, neutralise_markers
 from retrieval.rewrite import names
 from retrieval.extract import AGE, ENTITY, NUMBER, TYPED, Candidate, QuestionInfo, candidates, classify
 from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms
@@ -81,8 +82,8 @@ def sentences_of(passages: list[Passage]) -> list[Sentence]:
         texts = [p.text[a:b] for a, b in spans]
         for i, (a, b) in enumerate(spans):
             key = (p.source, p.start + a)
-            if key in out:
-                continue
+            if key in out or is_instruction(texts[i]):
+                continue  # an instruction to an assistant is never evidence (retrieval/guard.py)
             window = " ".join([p.title] + texts[max(0, i - 1): i + 2])
             context = texts[i]
             if i > 0 and PRONOUN.search(texts[i]):
@@ -343,7 +344,7 @@ def render(question: str, standalone: str, draft: Draft, passages: list[Passage]
         citations.append(cit)
         lead = "…" if a > 0 else ""
         tail = "…" if b < len(part.text) else ""
-        pieces.append(f"{lead}{cit.quote}{tail} [{cit.id}]")
+        pieces.append(f"{lead}{neutralise_markers(cit.quote)}{tail} [{cit.id}]")
     if not citations or (draft.ids_only and len(citations) < len(draft.parts)):
         return abstention(question, standalone, passages, backend, draft.notes + ["no quote verified"])
     if draft.ids_only:

@@ -13,6 +13,7 @@ import re
 
 from retrieval.answer import Draft, Sentence
 from retrieval.errors import BackendError
+from retrieval.guard import OMITTED, is_instruction
 from retrieval.prompts import load_prompt
 from retrieval.search import fold, terms
 from retrieval.types import Passage
@@ -33,7 +34,7 @@ def _json_object(text: str) -> dict | None:
 
 def _locate(quote: str, passage: Passage) -> tuple[int, int] | None:
     quote = quote.strip().strip('"').strip()
-    if len(quote) < 8:
+    if len(quote) < 8 or is_instruction(quote):
         return None
     i = passage.text.find(quote)
     if i < 0:
@@ -41,12 +42,24 @@ def _locate(quote: str, passage: Passage) -> tuple[int, int] | None:
     return passage.start + i, passage.start + i + len(quote)
 
 
+def _as_data(text: str) -> str:
+    """Passage text for the prompt: sentences addressed to an assistant are blanked (guard.py)."""
+    from retrieval.chunking import sentence_spans
+
+    out, last = [], 0
+    for a, b in sentence_spans(text, 0, len(text)):
+        if is_instruction(text[a:b]):
+            out += [text[last:a], OMITTED]
+            last = b
+    return "".join(out + [text[last:]])
+
+
 LLM_PASSAGES = 5  # the best few passages keep the prompt short enough for small local models
 
 
 def llm_draft(generator, question: str, passages: list[Passage], fallback: Draft) -> Draft:
     passages = passages[:LLM_PASSAGES]
-    numbered = "\n\n".join(f"[{i + 1}] ({p.title}) {p.text}" for i, p in enumerate(passages))
+    numbered = "\n\n".join(f"[{i + 1}] ({p.title}) {_as_data(p.text)}" for i, p in enumerate(passages))
     try:
         reply = generator.generate(load_prompt("answer_system"),
                                    load_prompt("answer_user").format(passages=numbered, question=question))
