@@ -142,15 +142,27 @@ class Store:
     def embeddings_for(self, ids: list[str]) -> dict[str, list[float]]:
         if not ids:
             return {}
-        got = self.collection.get(ids=ids, include=["embeddings"])
+        try:
+            got = self.collection.get(ids=ids, include=["embeddings"])
+        except Exception as exc:
+            raise self._error("read", exc) from exc
         return dict(zip(got["ids"], got["embeddings"]))
+
+    def _error(self, doing: str, exc: Exception) -> StoreError:
+        """A message that says what to do: the server is down, or the embedded store is broken."""
+        if self.settings.chroma_url:
+            return StoreError(f"The Chroma server at {self.settings.chroma_url} did not answer ({type(exc).__name__}). "
+                              "Check that `chroma run` is up there; newsdesk reconnects by itself when it is back. "
+                              "Or unset NEWSDESK_CHROMA_URL to use the embedded store.")
+        return StoreError(f"Chroma {doing} failed in {self.settings.home}/chroma ({exc}); "
+                          "run `newsdesk ingest --rebuild` if the index is damaged.")
 
     def dense(self, query_vector: list[float], k: int) -> list[Passage]:
         """Nearest chunks by cosine similarity, mapped to Passages (score = similarity)."""
         try:
             hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(query_vector, k=k)
         except Exception as exc:
-            raise StoreError(f"Chroma search failed: {exc}") from exc
+            raise self._error("search", exc) from exc
         return [Passage(source=doc.metadata["source"], title=doc.metadata.get("title", ""),
                         start=int(doc.metadata["start"]), end=int(doc.metadata["end"]),
                         text=doc.page_content, score=1.0 - float(dist), chunk_id=doc.id or "")
