@@ -11,7 +11,7 @@ CORPUS  ?= corpus
 help:
 	@echo "make chat   - set up .venv (first time), index $(CORPUS)/, open the chat REPL"
 	@echo "make test   - run the test suite"
-	@echo "make eval   - run the gold evaluation (evals/gold.jsonl and evals/heldout.jsonl)"
+	@echo "make eval   - score newsdesk and the naive baseline on evals/gold.jsonl and evals/heldout.jsonl"
 	@echo "make clean  - remove the index (.newsdesk/) and eval output"
 
 # torch is pinned to the CPU build on this machine's disk before anything else can
@@ -42,10 +42,11 @@ test: install-dev
 test-fast: install-dev
 	$(PY) -m pytest -q -m "not slow"
 
-eval: install
+# The naive baseline runs a local LLM through llama-cpp-python, which the dev extra installs.
+eval: install-dev
 	@$(BIN)/newsdesk ingest $(CORPUS) || [ $$? -eq 3 ]
-	$(BIN)/newsdesk eval --gold evals/gold.jsonl --out evals/out/gold
-	$(BIN)/newsdesk eval --gold evals/heldout.jsonl --out evals/out/heldout
+	$(BIN)/newsdesk eval --gold evals/gold.jsonl --out evals/out/gold --baseline naive
+	$(BIN)/newsdesk eval --gold evals/heldout.jsonl --out evals/out/heldout --baseline naive
 
 clean:
 	rm -rf .newsdesk evals/out
