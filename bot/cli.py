@@ -186,6 +186,17 @@ def slack(
         _fail(exc)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Measure ingest throughput, query latency, cold start, scaling and memory (see README 'Benchmark').
+
+    Options are passed to evals/bench.py: run `newsdesk bench --help-bench` to list them."""
+    from evals.bench import main as bench_main
+
+    args = ["--help" if a == "--help-bench" else a for a in ctx.args]
+    raise typer.Exit(bench_main(args))
+
+
 @app.command()
 def feedback(limit: int = typer.Option(50, "--limit", help="How many, newest first.")) -> None:
     """List the helpful / not helpful clicks from Slack."""
