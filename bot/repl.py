@@ -5,9 +5,15 @@ With a terminal, prompt_toolkit gives line editing and a persistent history
 """
 from __future__ import annotations
 
+import logging
 import sys
 
 from rich.console import Console
+from rich.markup import escape
+
+from retrieval.errors import NewsdeskError
+
+log = logging.getLogger("newsdesk.chat")
 
 HELP = """Ask a question about the articles; follow-ups ("How old is he?") use the conversation.
 Commands:
@@ -71,8 +77,21 @@ def run_repl(console: Console) -> None:
             else:
                 console.print(f"Unknown command {cmd}. {HELP}")
             continue
-        with console.status("searching the articles...", spinner="dots"):
-            last = pipeline.ask(line, history)
+        try:
+            with console.status("searching the articles...", spinner="dots"):
+                answer = pipeline.ask(line, history)
+        except KeyboardInterrupt:
+            console.print("[yellow]Cancelled.[/yellow] Ask again, or :quit.")
+            continue
+        except NewsdeskError as exc:  # e.g. an empty question, or the Chroma server went away
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            continue
+        except Exception as exc:  # never lose the session to one bad question
+            log.exception("question failed: %r", line[:200])
+            console.print(f"[red]That question could not be answered ({type(exc).__name__}). "
+                          "Try rephrasing it; the session continues.[/red]")
+            continue
+        last = answer
         print_answer(console, last)
         history.append([line, last.short_answer or last.answer])
         history = history[-6:]

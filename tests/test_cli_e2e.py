@@ -79,3 +79,16 @@ def test_ask_without_index_says_how_to_fix(tmp_path):
     out = _newsdesk("ask", "Who?", env=env, check=False)
     assert out.returncode == 1
     assert "newsdesk ingest" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_chat_survives_bad_questions(cli_env):
+    env, _ = cli_env
+    script = "\n".join(["\x01\x02", "🎉🎉", "why " * 5000, "'; DROP TABLE x; --",
+                        "How long were US diplomats given to leave Venezuela?", ":quit"]) + "\n"
+    done = _newsdesk("chat", env=env, input=script)
+    out = done.stdout + done.stderr
+    assert "Traceback" not in out
+    assert "The question is empty" in out
+    assert "no words to search for" in out
+    assert "only its first" in out
+    assert "72 hours" in out  # the session went on to answer a real question
