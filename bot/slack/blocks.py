@@ -31,6 +31,26 @@ USAGE_TEXT = ("Ask me a question about the news articles, e.g. "
               "`/newsdesk How long were US diplomats given to leave Venezuela?` "
               "or mention me in a channel. I answer with quotes from the articles, "
               "and say so when they don't hold the answer.")
+NO_WORDS_TEXT = ("I can only search the articles for words, and that has none. Ask me a question in words, "
+                 "e.g. “Who is Juan Guaido?”")
+BUSY_TEXT = ("I'm answering a lot of questions right now and couldn't take yours. "
+             "Please try again in a minute.")
+USER_NOT_ALLOWED_TEXT = ("Sorry, I only answer questions from the people I'm set up for. "
+                         "Ask whoever runs newsdesk if you need access.")
+CHANNEL_NOT_ALLOWED_TEXT = ("Sorry, I don't answer questions in this conversation. "
+                            "Ask whoever runs newsdesk where I can help.")
+
+# Every chat.postMessage: a link in a reply is never expanded into a preview.
+POST_OPTIONS: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False}
+
+
+def slow_down_text(wait_s: int, rate: int) -> str:
+    return (f"You're asking faster than I can keep up with (at most {rate} questions a minute). "
+            f"Please slow down and try again in {wait_s} s.")
+
+
+def truncated_text(original: int, used: int) -> str:
+    return f"Your question was {original:,} characters long, so I read only its first {used:,}."
 
 Block = dict[str, Any]
 
@@ -120,12 +140,13 @@ def _user_notes(answer: Answer) -> list[str]:
     return notes
 
 
-def _context(answer: Answer) -> Block:
+def _context(answer: Answer, notice: str | None = None) -> Block:
     backend = f"`{escape(answer.backend)}`"
+    line = escape(notice) + " " if notice else ""
     if answer.citations:
-        line = f"Answered by the {backend} backend from the indexed articles; every quote is checked against its file."
+        line += f"Answered by the {backend} backend from the indexed articles; every quote is checked against its file."
     else:
-        line = f"Searched the indexed articles with the {backend} backend."
+        line += f"Searched the indexed articles with the {backend} backend."
     for note in _user_notes(answer):
         line += " " + escape(note)
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit_escaped(line, CONTEXT_LIMIT)}]}
@@ -153,10 +174,11 @@ def answer_text(answer: Answer) -> str:
     return fit(text, SECTION_LIMIT)
 
 
-def answer_blocks(answer: Answer, key: str) -> list[Block]:
-    """The answer, its sources (or the closest passages), the backend, and feedback buttons."""
+def answer_blocks(answer: Answer, key: str, notice: str | None = None) -> list[Block]:
+    """The answer, its sources (or the closest passages), the backend (and ``notice``, e.g. that
+    the question was cut), and feedback buttons."""
     head = [_section(answer_text(answer), ANSWER_BLOCK_ID)]
-    tail = [_context(answer), feedback_buttons(key)]
+    tail = [_context(answer, notice), feedback_buttons(key)]
     if answer.citations:
         label, entries, render = "*Sources*", answer.citations, citation_text
     elif answer.abstained and answer.passages:
@@ -167,6 +189,6 @@ def answer_blocks(answer: Answer, key: str) -> list[Block]:
     return head + _packed(list(entries), render, MAX_BLOCKS - len(head) - len(tail)) + tail
 
 
-def message(answer: Answer, key: str) -> dict[str, Any]:
+def message(answer: Answer, key: str, notice: str | None = None) -> dict[str, Any]:
     """Keyword arguments for chat.postMessage / chat.update / chat.postEphemeral."""
-    return {"text": answer_text(answer), "blocks": answer_blocks(answer, key)}
+    return {"text": answer_text(answer), "blocks": answer_blocks(answer, key, notice)}

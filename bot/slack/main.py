@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.conversation import AnswerFn
 from bot.slack.feedback import FeedbackStore
-from bot.slack.settings import SlackSettings
+from bot.slack.settings import SlackSettings, log_level
 from retrieval.errors import ConfigError, NewsdeskError
 
 log = logging.getLogger("newsdesk.slack")
@@ -31,9 +31,46 @@ def _quiet_token_warning(record: logging.LogRecord) -> bool:
     return "`token` will be unused" not in record.getMessage()
 
 
-def _setup_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class RedactSecrets(logging.Filter):
+    """Defence in depth on the log handlers: the tokens and the signing secret, and anything
+    shaped like a Slack token, become "[redacted]" should any library ever log one."""
+
+    TOKEN = re.compile(r"\b(?:xox[a-z]|xapp)-[A-Za-z0-9-]+")
+
+    def __init__(self, secrets: list[str] | None = None):
+        super().__init__()
+        self.secrets = [s for s in (secrets or []) if s]
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return self.TOKEN.sub("[redacted]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def _setup_logging(secrets: list[str] | None = None) -> None:
+    """Logs to stderr at NEWSDESK_SLACK_LOG_LEVEL, secrets redacted, unless the program that
+    runs the bot set up logging itself (then its handlers are left alone). Called again once
+    the secrets are known, to redact them by value too."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=log_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for handler in root.handlers:
+            handler.addFilter(RedactSecrets())
+    for handler in root.handlers:
+        for f in handler.filters:
+            if isinstance(f, RedactSecrets) and secrets:
+                f.secrets = [s for s in secrets if s]
     logging.getLogger("slack_bolt.App").addFilter(_quiet_token_warning)
 
 
@@ -46,7 +83,9 @@ def _error_code(exc: Exception) -> str:
 
 def connect(settings: SlackSettings) -> tuple[WebClient, dict]:
     """A WebClient for SLACK_API_URL whose bot token Slack accepts (auth.test)."""
-    client = WebClient(token=settings.bot_token, base_url=settings.api_url)
+    from bot.slack.app import web_client
+
+    client = web_client(settings.bot_token, settings.api_url)  # retries 429s, 5xx and dropped connections
     try:
         auth = client.auth_test()
     except SlackApiError as exc:
@@ -77,7 +116,7 @@ def _build(client: WebClient, settings: SlackSettings, answer_fn: AnswerFn, stor
     from bot.slack.app import build_app
 
     try:
-        return build_app(client, settings.signing_secret, answer_fn, store)
+        return build_app(client, settings.signing_secret, answer_fn, store, settings.policy)
     except BoltError as exc:  # auth.test failed here rather than in connect()
         raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN ({_error_code(exc)}). Set it to the Bot User "
                           "OAuth Token (xoxb-...) from your app's OAuth & Permissions page.") from None
@@ -131,6 +170,11 @@ def run(http: bool = False, port: int = 3000, host: str | None = None) -> None:
     """Runs the bot until interrupted. Raises ConfigError (naming the variable) on bad settings."""
     _setup_logging()
     settings = SlackSettings.from_env(http=http)
+    _setup_logging(settings.secrets())
+    policy = settings.policy
+    log.info("policy: %s channels, %s users, %s questions a minute per person, %d answering + %d waiting",
+             ",".join(sorted(policy.allowed_channels)) or "all", ",".join(sorted(policy.allowed_users)) or "all",
+             policy.rate or "unlimited", policy.workers, policy.queue)
     client, auth = connect(settings)
     log.info("Slack accepted the bot token: @%s (%s) in %s", auth.get("user"), auth.get("user_id"), auth.get("team"))
     store = FeedbackStore.from_env()
@@ -139,10 +183,13 @@ def run(http: bool = False, port: int = 3000, host: str | None = None) -> None:
     app = _build(client, settings, answer_fn, store)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)  # `kill` stops it as cleanly as Ctrl-C
-    if http:
-        serve_http(app, host or settings.host, port)
-    else:
-        serve_socket_mode(app, settings.app_token)
+    try:
+        if http:
+            serve_http(app, host or settings.host, port)
+        else:
+            serve_socket_mode(app, settings.app_token)
+    finally:
+        app.deps.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:

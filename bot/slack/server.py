@@ -57,6 +57,13 @@ def make_server(app: App, host: str, port: int) -> ThreadingHTTPServer:
             resp = app.dispatch(BoltRequest(body=body, query=query, headers=dict(self.headers.items())))
             self._send(resp.status, resp.body, resp.headers)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    # http.server listens with a backlog of 5: a burst of Slack deliveries would see refused or
+    # retransmitted connections (a second or more). Each request is handled in its own thread
+    # and acked within milliseconds; the slow work is bounded by the pools (limits.py).
+    request_queue_size = 128

@@ -23,6 +23,8 @@ from retrieval.types import Answer, Citation, Passage
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T0001"
+BOT_TOKEN = "xoxb-test"  # what the bot fixture's WebClient sends
+SIGNING_SECRET = "test-secret"  # what SlackSender signs with in the bot fixture
 
 
 @dataclass
@@ -31,6 +33,17 @@ class Call:
     body: dict[str, Any]
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)  # when the call arrived
+    status: int = 200  # the HTTP status the fake answered with (see MockSlackAPI.fail)
+    response: Any = None  # what the fake answered (for 200s)
+
+
+@dataclass
+class Fault:
+    """The HTTP error a method answers with for its next ``times`` calls."""
+
+    status: int  # 429, 500, 503...
+    times: int
+    retry_after: int | None = None  # seconds, for 429
 
 
 class MockSlackAPI:
@@ -40,6 +53,7 @@ class MockSlackAPI:
         self.calls: list[Call] = []
         self.replies: dict[tuple[str, str], list[dict]] = {}  # (channel, thread_ts) -> messages
         self.errors: dict[str, str] = {}  # method -> Slack error code to answer with
+        self.faults: dict[str, Fault] = {}  # method -> HTTP error for its next calls (see fail)
         self._ts = 0
         self._lock = threading.Lock()
         api = self
@@ -50,11 +64,13 @@ class MockSlackAPI:
             def log_message(self, *args) -> None:
                 pass
 
-            def _reply(self, status: int, payload: Any) -> None:
+            def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8"
                                  if not isinstance(payload, str) else "text/plain")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -75,12 +91,26 @@ class MockSlackAPI:
                     self._reply(200, "ok")
                     return
                 method = parsed.path.rsplit("/", 1)[-1]
-                api._record(Call(method, body, headers))
-                self._reply(200, api.answer(method, body, headers))
+                fault = api._take_fault(method)
+                if fault is not None:
+                    api._record(Call(method, body, headers, status=fault.status))
+                    if fault.status == 429:
+                        extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+                        self._reply(429, {"ok": False, "error": "ratelimited"}, extra)
+                    else:  # Slack's 5xx pages are not JSON
+                        self._reply(fault.status, f"<html>{fault.status} Server Error</html>")
+                    return
+                call = Call(method, body, headers)
+                call.response = api.answer(method, body, headers)
+                api._record(call)
+                self._reply(200, call.response)
 
             do_GET = do_POST = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # bursts of connections are not refused
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/api/"
@@ -96,6 +126,19 @@ class MockSlackAPI:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def fail(self, method: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` get HTTP ``status`` (429: with Retry-After)."""
+        with self._lock:
+            self.faults[method] = Fault(status, times, retry_after)
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self._lock:
+            fault = self.faults.get(method)
+            if fault is None or fault.times <= 0:
+                return None
+            fault.times -= 1
+            return fault
 
     def _record(self, call: Call) -> None:
         with self._lock:
@@ -135,14 +178,15 @@ class MockSlackAPI:
         with self._lock:
             return [c.method for c in self.calls]
 
-    def of(self, method: str) -> list[Call]:
+    def of(self, method: str, ok_only: bool = False) -> list[Call]:
+        """The calls of ``method`` in order of arrival (``ok_only``: only those answered 200)."""
         with self._lock:
-            return [c for c in self.calls if c.method == method]
+            return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0, ok_only: bool = False) -> list[Call]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.of(method)
+            found = self.of(method, ok_only)
             if len(found) >= count:
                 return found
             time.sleep(0.02)
@@ -244,10 +288,12 @@ def abstained_answer(question: str = "Who won the 1950 World Cup?") -> Answer:
 
 
 class FakeAnswer:
-    """Records (question, history) calls; returns ``make(question)``; can hold until released."""
+    """Records (question, history) calls; returns ``make(question)``; can hold until released,
+    or take ``delay`` seconds like a real pipeline."""
 
-    def __init__(self, make: Callable[[str], Answer] = cited_answer):
+    def __init__(self, make: Callable[[str], Answer] = cited_answer, delay: float = 0.0):
         self.make = make
+        self.delay = delay
         self.calls: list[tuple[str, list[tuple[str, str]]]] = []
         self.release = threading.Event()
         self.release.set()
@@ -258,4 +304,6 @@ class FakeAnswer:
         self.started.set()
         if not self.release.wait(timeout=10):
             raise TimeoutError("the test never released the fake answer function")
+        if self.delay:
+            time.sleep(self.delay)
         return self.make(question)

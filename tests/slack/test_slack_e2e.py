@@ -56,8 +56,10 @@ def test_real_bot_answers_a_mention_with_verified_citations(tmp_path):
     api = MockSlackAPI().start()
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env = {k: v for k, v in env.items() if not k.startswith("NEWSDESK_SLACK_")}
     env.update(NEWSDESK_HOME=str(home), SLACK_API_URL=api.url, SLACK_BOT_TOKEN="xoxb-test",
                SLACK_SIGNING_SECRET=SECRET, NEWSDESK_SLACK_HOST="127.0.0.1", PYTHONUNBUFFERED="1",
+               NEWSDESK_SLACK_LOG_LEVEL="DEBUG",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     script = _newsdesk()
     base = script or [sys.executable, "-m", "bot.cli"]
@@ -105,4 +107,5 @@ def test_real_bot_answers_a_mention_with_verified_citations(tmp_path):
         api.stop()
     assert proc.returncode in (0, -15), log.read_text(errors="replace")
     logged = log.read_text(errors="replace")
+    assert "Sending a request - url: " in logged  # slack_sdk's DEBUG lines (with headers) were logged
     assert "xoxb-test" not in logged and SECRET not in logged

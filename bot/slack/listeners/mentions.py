@@ -4,19 +4,17 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.slack.conversation import Deps, answer_in_thread
+from bot.slack.conversation import Deps, ask_in_thread
 
 
 def register(app: App, deps: Deps) -> None:
-    def ack_mention(ack: Ack) -> None:
+    def on_mention(ack: Ack, event: dict, client: WebClient, context: BoltContext) -> None:
         ack()
-
-    def answer_mention(event: dict, client: WebClient, context: BoltContext) -> None:
         if event.get("bot_id") or event.get("subtype") or event.get("edited"):
             return  # bots (never loop), edits (already answered), joins...
         if context.bot_user_id and event.get("user") == context.bot_user_id:
             return
         # in a channel thread only messages that mention the bot were questions to it; in a DM all were
-        answer_in_thread(event, client, context, deps, require_mention=not event["channel"].startswith("D"))
+        ask_in_thread(event, client, context, deps, require_mention=not event["channel"].startswith("D"))
 
-    app.event("app_mention")(ack=ack_mention, lazy=[answer_mention])
+    app.event("app_mention")(on_mention)

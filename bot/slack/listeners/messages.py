@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.slack.conversation import Deps, answer_in_thread
+from bot.slack.conversation import Deps, ask_in_thread
 
 
 def is_question(event: dict, bot_user_id: str | None) -> bool:
@@ -16,11 +16,9 @@ def is_question(event: dict, bot_user_id: str | None) -> bool:
 
 
 def register(app: App, deps: Deps) -> None:
-    def ack_message(ack: Ack) -> None:
+    def on_message(ack: Ack, event: dict, client: WebClient, context: BoltContext) -> None:
         ack()  # every message event is acknowledged, so Slack never retries one we skip
-
-    def answer_message(event: dict, client: WebClient, context: BoltContext) -> None:
         if is_question(event, context.bot_user_id):
-            answer_in_thread(event, client, context, deps, require_mention=False)
+            ask_in_thread(event, client, context, deps, require_mention=False)
 
-    app.event("message")(ack=ack_message, lazy=[answer_message])
+    app.event("message")(on_message)
