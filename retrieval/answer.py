@@ -191,6 +191,16 @@ class ExtractiveAnswerer:
                 return Draft(abstained=True, notes=[f"no {info.qtype} in the evidence"])
             best = typed[0]
             sents = typed + [s for s in sents if not s.cands]
+        if info.focus and info.qtype != NUMBER:
+            # "Which party ...", "the name of the Brazilian president": the answering sentence must
+            # speak of that role or body, not merely of the same people.
+            about = [s for s in sents[:SOFT_TOP] if (info.qtype not in REQUIRED or s.cands)
+                     and self._mentions(s.text, info.focus)]
+            if not about:
+                return Draft(abstained=True, notes=[f"nothing in the evidence about the {info.focus} asked for"])
+            if about[0] is not best:
+                best = about[0]
+                sents = about + [s for s in sents if s not in about]
         self._last_best = best  # for diagnostics
         confidence = 0.5 * best.dense + 0.5 * best.coverage
         if best.dense < self.t.min_dense or confidence < self.t.min_confidence:
@@ -211,6 +221,14 @@ class ExtractiveAnswerer:
                 break
         return Draft(abstained=False, short_answer=short, parts=parts,
                      template=" ".join(f"{{{i}}}" for i in range(len(parts))))
+
+    def _mentions(self, text: str, word: str) -> bool:
+        """The sentence names ``word`` (same stem) or a close synonym of it."""
+        stem = terms(word)
+        if stem and stem[0] in set(terms(text)):
+            return True
+        words = sorted({w for w in TOKEN_RE.findall(fold(text)) if w not in QUERY_STOPWORDS and len(w) > 2})
+        return self.words.credit(word, words) >= 0.5
 
     def _score(self, s: Sentence, qterms, info: QuestionInfo, soft: bool) -> None:
         sent_cov, _ = self._coverage(qterms, s.context or s.text, soft)

@@ -20,7 +20,7 @@ _Q_PATTERNS: list[tuple[str, str]] = [
     (r"^\s*when\b|\bwhat (day|date|year|month|time)\b|\bwhich (day|date|year|month)\b|\bon what day\b|\bin what year\b|^\s*(?:and|so|but)?\s*when\b", DATE),
     (r"^\s*where\b|\b(?:what|which) (?:[\w-]+ ){0,2}(city|country|capital|place|nation|town|region|state)\b", PLACE),
     (r"^\s*(who|whom|whose)\b|\bwhich (?:[\w-]+ ){0,2}(person|official|leader|minister|president|spokesman|spokeswoman|man|woman)\b|\bwhat (person|official|leader|minister|is the name)\b|^\W*(?:and|so|but)?\s*who\b", PERSON),
-    (r"\b(which|what) (?:[\w-]+ ){0,2}(countries|nations|governments|organizations|organisations|groups|leaders|allies|outlets|newspapers|agencies)\b", ENTITY),
+    (r"\b(which|what) (?:[\w-]+ ){0,2}(party|company|firm|newspaper|agency|network|university|countries|nations|governments|organizations|organisations|groups|leaders|allies|outlets|newspapers|agencies)\b", ENTITY),
 ]
 
 NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
@@ -43,6 +43,16 @@ NOT_NAMES = {"January", "February", "March", "April", "May", "June", "July", "Au
              "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
 
 
+# Nouns that narrow what is asked ("which political party", "the name of the Brazilian president"):
+# an answer must be about that role or body, not just about the same people. Generic type
+# words (country, person, group) are not here: the answer itself fills them.
+ROLES = ("president|minister|secretary|spokesman|spokeswoman|ambassador|governor|mayor|senator|general|"
+         "commander|chief|party|company|firm|newspaper|network|agency|ministry|university|school|team|union|"
+         "profession|occupation|job|career|salary|religion")
+ATTRIBUTES = {"profession", "occupation", "job", "career", "salary", "religion"}
+ROLE_RE = re.compile(rf"\b(?:which|what|whose|name of(?: the)?)\s+(?:[\w'’-]+\s+){{0,3}}?({ROLES})\b")
+
+
 @dataclass(frozen=True)
 class QuestionInfo:
     text: str
@@ -54,13 +64,24 @@ def classify(question: str) -> QuestionInfo:
     q = question.lower()
     for pattern, qtype in _Q_PATTERNS:
         if re.search(pattern, q):
-            focus = None
+            focus = _role(q, qtype)
             if qtype == NUMBER:
                 m = re.search(r"\bhow (?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)", q)
                 if m and m.group(1) not in {"of", "did", "do", "does", "were", "was", "is", "are", "have", "has"}:
                     focus = m.group(1)
             return QuestionInfo(question, qtype, focus)
-    return QuestionInfo(question, OTHER)
+    return QuestionInfo(question, OTHER, _role(q, OTHER))
+
+
+def _role(q: str, qtype: str) -> str | None:
+    """The role or body a PERSON/ENTITY question narrows to; for other questions only the
+    attributes that only a statement about them can answer (a profession, a salary)."""
+    m = ROLE_RE.search(q)
+    if not m or qtype not in (PERSON, ENTITY, OTHER):
+        return None
+    if qtype == OTHER and m.group(1) not in ATTRIBUTES:
+        return None
+    return m.group(1)
 
 
 @dataclass(frozen=True)
