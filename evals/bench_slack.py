@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     api = MockSlackAPI().start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env.update(NEWSDESK_HOME=str(home), SLACK_API_URL=api.url, SLACK_BOT_TOKEN="xoxb-bench",
-               SLACK_SIGNING_SECRET=SECRET, NEWSDESK_SLACK_HOST="127.0.0.1", PYTHONUNBUFFERED="1")
+               SLACK_SIGNING_SECRET=SECRET, NEWSDESK_SLACK_HOST="127.0.0.1", PYTHONUNBUFFERED="1",
+               NEWSDESK_SLACK_RATE="0")  # one asker sends every question: no per-user limit here
     cli = [sys.executable, "-m", "bot.cli"]
     subprocess.run([*cli, "ingest", str(args.corpus.resolve())], env=env, cwd=ROOT, check=True,
                    capture_output=True)
