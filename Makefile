@@ -12,6 +12,7 @@ help:
 	@echo "make chat   - set up .venv (first time), index $(CORPUS)/, open the chat REPL"
 	@echo "make test   - run the test suite"
 	@echo "make eval   - score newsdesk and the naive baseline on evals/gold.jsonl and evals/heldout.jsonl"
+	@echo "make bench  - measure ingest throughput, latency, cold start, scaling to 100k chunks, memory (long; evals/bench/)"
 	@echo "make clean  - remove the index (.newsdesk/) and eval output"
 
 # torch is pinned to the CPU build on this machine's disk before anything else can
@@ -47,6 +48,11 @@ eval: install-dev
 	@$(BIN)/newsdesk ingest $(CORPUS) || [ $$? -eq 3 ]
 	$(BIN)/newsdesk eval --gold evals/gold.jsonl --out evals/out/gold --baseline naive
 	$(BIN)/newsdesk eval --gold evals/heldout.jsonl --out evals/out/heldout --baseline naive
+
+# Long (the 100,000-chunk corpus takes most of it); writes evals/bench/results.json and report.html.
+# Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick" (see newsdesk bench --help-bench).
+bench: install-dev
+	$(BIN)/newsdesk bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .newsdesk evals/out

@@ -1,0 +1,215 @@
+"""The benchmark's pieces: the synthetic corpus generator (deterministic, varied, sized in
+newsdesk's own chunks), the figures and the bar check, the report page, and (slow) one real
+measurement through the worker processes. A full `--quick` run takes several minutes on a
+2-core machine (a dozen fresh processes each load the embedding model), so it is not a test;
+`make bench BENCH_ARGS=--quick` runs it."""
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from evals import bench, synth
+from evals.bench_report import render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sentences(folder: Path) -> list[str]:
+    from retrieval.chunking import sentence_spans
+
+    out = []
+    for f in sorted(folder.glob("*.txt")):
+        text = f.read_text(encoding="utf-8")
+        body = text.split("\n\n", 1)[1]
+        out += [body[a:b] for a, b in sentence_spans(body, 0, len(body))]
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus_400(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "c"
+    return out, synth.generate(out, 400, seed=11)
+
+
+def test_synth_is_deterministic_for_a_seed(tmp_path, corpus_400):
+    first, summary = corpus_400
+    again = synth.generate(tmp_path / "again", 400, seed=11)
+    other = synth.generate(tmp_path / "other", 400, seed=12)
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "again").iterdir())
+    assert all((first / n).read_bytes() == (tmp_path / "again" / n).read_bytes() for n in names)
+    assert (again.articles, again.chunks, again.questions) == (summary.articles, summary.chunks, summary.questions)
+    assert (tmp_path / "other" / names[0]).exists() is False or \
+        (tmp_path / "other" / names[0]).read_bytes() != (first / names[0]).read_bytes()
+
+
+def test_synth_text_is_varied(corpus_400):
+    folder, _ = corpus_400
+    sents = _sentences(folder)
+    assert len(sents) > 500
+    distinct = len({" ".join(s.lower().split()) for s in sents}) / len(sents)
+    assert distinct > 0.95, distinct
+    paragraphs = [p for f in folder.glob("*.txt") for p in f.read_text(encoding="utf-8").split("\n\n")[1:]]
+    assert len(set(paragraphs)) == len(paragraphs)
+    words = re.findall(r"[a-z]+", " ".join(sents).lower())
+    assert len(set(words)) > 1500  # topics, generated names and the Markov chain's vocabulary
+    # the Markov half is not a replay of the training articles
+    training = {" ".join(s.lower().split()) for s in synth._training_sentences(ROOT / "corpus")}
+    assert sum(" ".join(s.lower().split()) in training for s in sents) < 0.01 * len(sents)
+
+
+def test_synth_size_is_counted_in_newsdesk_chunks(corpus_400):
+    from retrieval.chunking import chunk_document
+    from retrieval.loaders import iter_corpus
+
+    folder, summary = corpus_400
+    counted = sum(len(chunk_document(d)) for _p, docs, reason in iter_corpus([folder]) if reason is None
+                  for d in docs)
+    assert counted == summary.chunks
+    assert 400 <= summary.chunks <= 400 + 25  # stops after the article that reaches the target
+    assert summary.articles == len(list(folder.glob("*.txt")))
+    first_lines = [f.read_text(encoding="utf-8").splitlines()[0] for f in folder.glob("*.txt")]
+    assert all(line and not line.endswith(".") for line in first_lines)  # a headline, not a sentence
+
+
+def test_synth_questions_point_at_their_answers(corpus_400):
+    folder, summary = corpus_400
+    assert len(summary.questions) >= 20
+    for q in summary.questions[:50]:
+        assert q["question"].endswith("?")
+        assert q["answer"] in (folder / q["source"]).read_text(encoding="utf-8")
+
+
+def test_synth_refuses_a_folder_with_files(tmp_path):
+    (tmp_path / "x.txt").write_text("hello", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        synth.generate(tmp_path, 10)
+
+
+def test_summaries_and_stage_latency():
+    s = bench.summarize([float(x) for x in range(1, 101)])
+    assert s["n"] == 100 and s["median"] == 50.5 and s["p95"] == 95 and s["max"] == 100
+    outs = [{"timings_ms": {"retrieve": 10.0 * i, "total": 20.0 * i}} for i in range(1, 6)]
+    lat = bench.stage_latency(outs)
+    assert set(lat) == {"retrieve", "total"} and lat["total"]["median"] == 60.0
+    assert bench.summarize([]) == {"n": 0}
+
+
+def _results(**over) -> dict:
+    shard = {"shard": 0, "files": 80, "bytes": 250_000, "order": ["newsdesk", "encode", "naive"],
+             "newsdesk": {"chunks": 500, "s": 11.1}, "encode": {"chunks": 500, "s": 10.0},
+             "naive": {"chunks": 350, "s": 12.5}, "ratio_vs_encode": 0.9, "ratio_vs_naive": 1.6,
+             "ratio_vs_naive_per_mb": 1.1}
+    results = {
+        "throughput": {"chunks": 1000, "files": 160, "bytes": 500_000, "shards": [shard, {**shard, "shard": 1}],
+                       "model_load_s": {"newsdesk": 5.0, "encode": 1.0, "naive": 1.0}, "texts_match": True,
+                       "ratio_vs_encode": 0.9, "ratio_vs_naive": 1.6, "ratio_vs_naive_per_mb": 1.1,
+                       "newsdesk": {"chunks": 1000, "seconds": 22.2, "chunks_per_s": 45.0, "mb_per_s": 0.03,
+                                    "shard_chunks_per_s": [45.0, 45.0]},
+                       "encode": {"chunks": 1000, "seconds": 20.0, "chunks_per_s": 50.0, "mb_per_s": 0.033,
+                                  "shard_chunks_per_s": [50.0, 50.0]},
+                       "naive": {"chunks": 700, "seconds": 25.0, "chunks_per_s": 28.0, "mb_per_s": 0.027,
+                                 "shard_chunks_per_s": [28.0, 28.0]}},
+        "latency": {"questions": 3,
+                    "newsdesk_extractive": {"questions": 3, "latency_ms": {"total": {"median": 300.0}},
+                                            "eval": {"fast": {"pass": True}}},
+                    "newsdesk_openai": {"questions": 3, "latency_ms": {"total": {"median": 900.0}},
+                                        "eval": {"fast": {"pass": True}}},
+                    "naive_openai": {"questions": 3, "latency_ms": {"total": {"median": 1000.0}}}},
+        "scaling": [{"chunks": 1000, "ingest": {}, "ingest_peak_rss_mb": 900.0,
+                     "query": {"latency_ms": {"total": {"median": 400.0}}}},
+                    {"chunks": 10000, "ingest": {}, "ingest_peak_rss_mb": 1000.0,
+                     "query": {"latency_ms": {"total": {"median": 500.0}}}},
+                    {"chunks": 100000, "ingest": {}, "ingest_peak_rss_mb": 2100.0,
+                     "query": {"latency_ms": {"total": {"median": 900.0}}}}],
+        "cold_start": {"help": {"median_s": 0.3, "runs_s": [0.3, 0.3]}, "question": "Who?",
+                       "ask": {"median_s": 9.0, "runs_s": [9.0], "peak_rss_mb": [600.0]}},
+    }
+    results.update(over)
+    return results
+
+
+def test_the_bar_is_checked_with_the_issues_thresholds():
+    checks = {c["id"]: c for c in bench.check_bar(_results())}
+    assert set(checks) == set(bench.BAR)
+    assert checks["ingest_vs_encode"]["pass"] and checks["ingest_vs_encode"]["value"] == 0.9
+    assert checks["ingest_vs_naive"]["pass"]
+    assert checks["latency_vs_naive"]["pass"] and checks["latency_vs_naive"]["value"] == 0.9
+    assert checks["eval_figures_kept"]["pass"] is True
+    assert checks["scaling_latency"]["value"] == 2.25 and checks["scaling_latency"]["pass"] is False
+    assert checks["scaling_memory"]["value"] == 2.1 and checks["scaling_memory"]["pass"] is False
+    assert checks["help_seconds"]["pass"]
+
+
+def test_unmeasured_figures_are_not_applicable_rather_than_failures():
+    checks = {c["id"]: c for c in bench.check_bar({"latency": {"questions": 0}, "scaling": []})}
+    assert all(c["pass"] is None for c in checks.values())
+
+
+def test_report_is_self_contained_html_with_plots():
+    results = _results(machine={"cpu": "test"}, bar=bench.check_bar(_results()))
+    for e, n in zip(results["scaling"], (1000, 10000, 100000)):
+        e.update(target_chunks=n, articles=n // 6, bytes=n * 500, index_mb=n / 100,
+                 ingest={"ingest_s": n / 40, "chunks_per_s": 40.0, "phases_s": {"of_which_embed": n / 45,
+                                                                               "keyword_index_and_manifest": 1.0}})
+        e["query"]["latency_ms"]["retrieve"] = {"median": 20.0, "p95": 30.0}
+        e["query"]["latency_ms"]["total"]["p95"] = 2000.0
+    page = render(results)
+    assert page.startswith("<!doctype html>") and page.count("<svg") >= 4
+    assert "<script" not in page and not re.search(r"(src|href)=\"https?:", page)
+    assert "FAIL" in page and "pass" in page
+
+
+def test_shards_split_whole_files(tmp_path, corpus_400):
+    folder, _ = corpus_400
+    shards = bench._shards(folder, tmp_path, 3)
+    assert len(shards) == 3
+    names = [f.name for s in shards for f in s.glob("*.txt")]
+    assert sorted(names) == sorted(f.name for f in folder.glob("*.txt"))
+    sizes = [sum(f.stat().st_size for f in s.glob("*.txt")) for s in shards]
+    assert max(sizes) < 2 * min(sizes)
+
+
+def test_run_measured_reports_the_childs_own_peak_memory():
+    small = bench.run_measured([sys.executable, "-c", "print('{\"event\": \"result\", \"x\": 1}')"], env=None)
+    big = bench.run_measured([sys.executable, "-c", "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"],
+                             env=None)
+    assert small.rc == 0 and small.result == {"event": "result", "x": 1}
+    # (a child's ru_maxrss also counts the parent's pages at fork time, so compare with a margin)
+    assert big.maxrss_mb > 300 and big.maxrss_mb > small.maxrss_mb + 200
+    assert big.wall_s > 0 and big.cpu_s >= 0
+
+
+def test_bench_help_lists_its_options(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    out = capsys.readouterr().out
+    for flag in ("--sizes", "--quick", "--skip-llm", "--out", "--max-minutes"):
+        assert flag in out
+
+
+@pytest.mark.slow
+def test_one_real_measurement_through_the_workers(tmp_path):
+    """Ingest the bundled corpus in a worker process, then ask two questions through a long-lived
+    query worker: the protocol the benchmark's every figure goes through."""
+    from rich.console import Console
+
+    log = bench.Log(Console(file=open(tmp_path / "log.txt", "w")))
+    home = tmp_path / "home"
+    ing = bench.ingest_step(log, ROOT / "corpus", home, "ingest")
+    assert ing["chunks"] > 10 and ing["ingest_s"] > 0 and ing["peak_rss_mb"] > 100 and ing["index_bytes"] > 0
+    assert ing["model_load_s"] > 0 and ing["phases_s"]["of_which_embed"] <= ing["ingest_s"]
+    gold = bench.load_gold(ROOT / "evals" / "gold.jsonl")[:2]
+    w = bench.Served("query", {}, bench._base_env(home), "q")
+    try:
+        outs = bench.interleave(log, {"q": w}, {"q": gold}, 1, "ask")
+    finally:
+        closed = w.close()
+    assert [o["id"] for o in outs["q"]] == [g["id"] for g in gold]
+    summary = bench.latency_summary(outs["q"], w.ready, closed)
+    assert summary["latency_ms"]["total"]["n"] == 2 and summary["worker"]["peak_rss_mb"] > 100
+    figures = bench._eval_figures(gold, outs["q"], ROOT / "corpus")
+    assert figures["all"]["citation_validity"] == 1.0
+    json.dumps(summary)  # results must serialise
