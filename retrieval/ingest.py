@@ -1,9 +1,17 @@
 """load -> clean -> chunk -> embed -> upsert, idempotent and incremental.
 
 The index mirrors the folder it was built from: unchanged files cost nothing, a changed
-file's chunks are replaced, a file that disappeared loses its chunks. New chunks are
-written before old ones are deleted, so an interrupted run never leaves a file with no
-chunks; the next run finishes the job.
+file's chunks are replaced, a file that disappeared loses its chunks.
+
+Crash safety: a run may be killed at any moment (SIGKILL, power cut of the process) and
+the next run repairs the index. Each run compares the chunks the corpus should produce
+(chunking is cheap; only embedding is not) with the rows actually in Chroma, row by row:
+it upserts every chunk that is missing or differs and deletes every row nobody wants. So
+a document half written by a killed run is completed, not taken for unchanged. New chunks
+are written before old ones are deleted, so an interrupted run never leaves a file with no
+chunks. The BM25 index is rebuilt whenever its rows differ from Chroma's (not only when
+this run changed something: a killed run may have changed Chroma and died before BM25),
+it is swapped in whole, and the manifest is written last, atomically.
 """
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from retrieval.chunking import chunk_document, doc_hash
+from retrieval.chunking import chunk_document
 from retrieval.config import Settings
 from retrieval.errors import NewsdeskError
 from retrieval.loaders import iter_corpus
@@ -47,6 +55,25 @@ def common_root(paths: list[Path]) -> Path:
     return root if root.is_dir() else root.parent
 
 
+def _row(c) -> tuple:
+    """What a stored chunk must hold to count as written (a Chunk or a store.StoredChunk)."""
+    return (c.id, c.source, c.title, c.start, c.end, c.text, c.doc_hash)
+
+
+def _keyword_rows_match(directory: Path, chunks) -> bool:
+    """Does the BM25 index in ``directory`` load, and hold exactly these chunks?"""
+    from retrieval.search import KeywordIndex
+
+    try:
+        rows = KeywordIndex(directory).rows
+    except Exception:  # missing, half deleted, unreadable: rebuild it
+        return False
+    want = {(c.id, c.source, c.title, c.start, c.end, c.text) for c in chunks}
+    got = {(r.get("id"), r.get("source"), r.get("title"), r.get("start"), r.get("end"), r.get("text"))
+           for r in rows if isinstance(r, dict)}
+    return len(rows) == len(want) and got == want
+
+
 def ingest(paths: list[Path], settings: Settings, store=None, keyword_index=None,
            progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> IngestReport:
     """Bring the index in line with ``paths``. ``progress(done, total)`` is called per batch."""
@@ -69,15 +96,16 @@ def ingest(paths: list[Path], settings: Settings, store=None, keyword_index=None
         raise NewsdeskError(f"The index in {settings.home}/ was built with embedding model "
                             f"{manifest['embed_model']!r}, not {settings.embed_model!r}; run "
                             "`newsdesk ingest --rebuild` to re-embed everything.")
-    existing = store.sources()
-    if rebuild or (manifest.get("corpus_root") and manifest["corpus_root"] != str(root)):
-        # A different folder (or a forced rebuild): start the collection afresh.
-        store.delete([i for _, ids in existing.values() for i in ids])
-        report.chunks_removed += sum(len(ids) for _, ids in existing.values())
-        existing = {}
+    # What is really in Chroma, row by row (not what the manifest says: a killed run may
+    # have written some rows of a document and not others).
+    stored = {c.id: c for c in store.all_chunks()}
+    if rebuild:
+        store.delete(list(stored))
+        report.chunks_removed += len(stored)
+        stored = {}
 
-    seen: set[str] = set()
-    todo: list[tuple[list[Chunk], list[str]]] = []  # (new chunks, old ids to delete)
+    wanted: set[str] = set()
+    todo: list[Chunk] = []  # chunks missing from Chroma or stored differently
     for path, docs, reason in iter_corpus(paths, root=root, max_bytes=settings.max_file_bytes):
         if reason is not None:
             report.skipped.append((_rel(path, root), reason))
@@ -85,55 +113,47 @@ def ingest(paths: list[Path], settings: Settings, store=None, keyword_index=None
         report.files += 1
         for doc in docs or []:
             report.documents += 1
-            seen.add(doc.source)
-            h = doc_hash(doc)
-            old_hash, old_ids = existing.get(doc.source, ("", []))
-            if old_hash == h and old_ids:
-                report.chunks_unchanged += len(old_ids)
-                continue
-            todo.append((chunk_document(doc), old_ids))
+            for chunk in chunk_document(doc):
+                if chunk.id in wanted:  # cannot happen (ids hold the source); never upsert an id twice
+                    continue
+                wanted.add(chunk.id)
+                old = stored.get(chunk.id)
+                if old is None:
+                    report.chunks_added += 1
+                else:
+                    report.chunks_unchanged += 1
+                if old is None or _row(old) != _row(chunk):
+                    todo.append(chunk)
 
-    total = sum(len(new) for new, _ in todo)
-    done = 0
+    total = len(todo)
     if progress:
         progress(0, total)
-    batch: list[Chunk] = []
-    for new, old_ids in todo:
-        batch.extend(new)
-        while len(batch) >= BATCH:
-            store.add(batch[:BATCH])
-            done += BATCH
-            batch = batch[BATCH:]
-            if progress:
-                progress(done, total)
-    if batch:
-        store.add(batch)
-        done += len(batch)
+    for i in range(0, total, BATCH):
+        store.add(todo[i:i + BATCH])
         if progress:
-            progress(done, total)
-    for new, old_ids in todo:
-        stale = set(old_ids) - {c.id for c in new}
-        store.delete(stale)
-        report.chunks_added += len({c.id for c in new} - set(old_ids))
-        report.chunks_unchanged += len({c.id for c in new} & set(old_ids))
-        report.chunks_removed += len(stale)
-    for source, (_, ids) in existing.items():
-        if source not in seen:
-            store.delete(ids)
-            report.chunks_removed += len(ids)
+            progress(min(i + BATCH, total), total)
+    stale = [i for i in stored if i not in wanted]
+    store.delete(stale)
+    report.chunks_removed += len(stale)
 
     keyword_dir = settings.home / "bm25"
-    if report.changed or not KeywordIndex.exists(keyword_dir):
-        KeywordIndex.build(store.all_chunks(), keyword_dir)
+    final = store.all_chunks()
+    if todo or stale or rebuild or not _keyword_rows_match(keyword_dir, final):
+        KeywordIndex.build(final, keyword_dir)
     store.write_manifest({"corpus_root": str(root), "embed_model": settings.embed_model,
-                          "collection": settings.collection, "chunks": store.count(),
+                          "collection": settings.collection, "chunks": len(final),
                           "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _rel(path: Path, root: Path) -> str:
+    """The path as the user knows it: relative to the corpus, the link's own name for a symlink."""
+    try:
+        return path.absolute().relative_to(root).as_posix()
+    except ValueError:
+        pass
     try:
         return path.resolve().relative_to(root).as_posix()
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):  # RuntimeError: a symlink loop
         return str(path)
