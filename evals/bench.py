@@ -552,12 +552,16 @@ def w_naive_query(a: dict) -> None:
     corpus, work = Path(a["corpus"]), Path(a["work"])
     warm = [{"id": "warmup", "type": "factoid", "question": a.get("warmup") or WARMUP_QUESTION, "answers": [],
              "evidence": [], "sources": [], "history": [], "tags": []}]
-    _, info = run_naive(warm, corpus, work, settings, console=None, llm=llm, embeddings=embeddings)
-    _emit("ready", init_s=round(time.perf_counter() - t0, 3),
+    import inspect
+
+    accepted = inspect.signature(run_naive).parameters
+    extra = {k: v for k, v in {"console": None, "llm": llm, "embeddings": embeddings}.items() if k in accepted}
+    _, info = run_naive(warm, corpus, work, settings, **extra)
+    _emit("ready", init_s=round(time.perf_counter() - t0, 3), kwargs_passed=sorted(extra),
           info={k: v for k, v in (info or {}).items() if isinstance(v, (str, int, float, bool, type(None)))})
 
     def batch(questions: list[dict]) -> list[dict]:
-        outputs, _ = run_naive(questions, corpus, work, settings, console=None, llm=llm, embeddings=embeddings)
+        outputs, _ = run_naive(questions, corpus, work, settings, **extra)
         return [{"id": q.get("id", ""), **o} for q, o in zip(questions, outputs)]
 
     _serve(batch)
@@ -919,12 +923,15 @@ def main(argv: list[str] | None = None) -> int:
             log.step(f"newsdesk chat fed {len(chat_qs)} questions on stdin")
             results["chat"] = chat_step(log, home, chat_qs)
             log.step(f"  chat peak RSS {results['chat']['peak_rss_mb']:.0f} MB ({results['chat']['wall_s']:.1f}s wall)")
-        with timed("latency"):
-            latency_section(log, results, home, gold, work, args, skip_llm)
         if not args.skip_scaling:
-            with timed("throughput"):
+            with timed("throughput"), _section(log, results, "throughput"):
                 throughput_section(log, results, tp_size, shards, work, args)
-            scaling_section(log, results, sizes, gold, work, args, save, deadline)
+            # time kept for the gold latency step that follows (the LLM answers take seconds each)
+            reserve = len(gold) * (14 if not skip_llm else 2) + 240
+            with _section(log, results, "scaling"):
+                scaling_section(log, results, sizes, gold, work, args, save, deadline and deadline - reserve)
+        with timed("latency"), _section(log, results, "latency"):
+            latency_section(log, results, home, gold, work, args, skip_llm)
     finally:
         results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         results["duration_s"] = round(time.time() - started, 1)
@@ -947,6 +954,23 @@ def main(argv: list[str] | None = None) -> int:
     if missed:
         console.print(f"Missed the bar: {', '.join(missed)}." + ("" if args.strict else " (exit 0; --strict exits 1)"))
     return 1 if missed and args.strict else 0
+
+
+def _section(log, results: dict, name: str):
+    """Run one section; if it fails, record the error and carry on with the next."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def cm():
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
+            import traceback
+
+            results.setdefault("errors", {})[name] = "".join(traceback.format_exception_only(exc)).strip()[-2000:]
+            log.step(f"[red]{name} failed:[/red] {str(exc)[-500:]}")
+
+    return cm()
 
 
 def _log_latency(log, name: str, r: dict) -> None:
@@ -985,7 +1009,14 @@ def latency_section(log, results: dict, home: Path, gold: list[dict], work: Path
         workers: dict[str, Served] = {}
         for name, (kind, wargs, env) in specs.items():
             log.step(f"Starting {name} (loads models, answers one warm-up question)")
-            w = Served(kind, wargs, env, name)
+            try:
+                w = Served(kind, wargs, env, name)
+            except RuntimeError as exc:
+                if name == "newsdesk_extractive":
+                    raise
+                lat[name] = {"error": f"did not start: {str(exc)[-600:]}"}
+                log.step(f"[red]{name} did not start[/red]: {str(exc)[-300:]}")
+                continue
             stack.callback(w.kill)
             workers[name] = w
         load0 = _load()
@@ -1192,7 +1223,8 @@ def print_table(console, results: dict) -> None:
         t.add_row("newsdesk ask \"...\", fresh process (median)", _f(cold["ask"]["median_s"], " s", 2))
         t.add_row("newsdesk ask peak RSS", _f(max(cold["ask"]["peak_rss_mb"]), " MB", 0))
     if results.get("chat"):
-        t.add_row("newsdesk chat peak RSS after 10 questions", _f(results["chat"]["peak_rss_mb"], " MB", 0))
+        t.add_row(f"newsdesk chat peak RSS after {results['chat']['questions']} questions",
+                  _f(results["chat"]["peak_rss_mb"], " MB", 0))
     console.print(t)
     sc = results.get("scaling") or []
     if sc:
@@ -1210,6 +1242,8 @@ def print_table(console, results: dict) -> None:
                       _f(q.get("total", {}).get("median")), _f(q.get("total", {}).get("p95")),
                       _f(q.get("retrieve", {}).get("median")))
         console.print(t)
+    for name, err in (results.get("errors") or {}).items():
+        console.print(f"[red]{name} failed:[/red] {err}", highlight=False, markup=False)
     b = Table(title="The bar (from this run)")
     for col in ("check", "value", "bar", "result", "detail"):
         b.add_column(col, overflow="fold")

@@ -206,6 +206,8 @@ def render(results: dict) -> str:
     rows = [[esc(c["id"]), esc(c["what"]), esc(fmt(c["value"], 3)), esc(f"{c['op']} {c['threshold']}"),
              _mark(c["pass"]), esc(c["detail"])] for c in results.get("bar", [])]
     parts.append("<h2>The bar</h2>" + table(["check", "what", "value", "bar", "result", "detail"], rows, "bar"))
+    for name, err in (results.get("errors") or {}).items():
+        parts.append(f"<p class='fail'>{esc(name)} failed: {esc(err)}</p>")
 
     # throughput
     tp = results.get("throughput")
