@@ -29,7 +29,9 @@ What it measures (every figure lands in ``OUT/results.json``; ``OUT/report.html`
   sizes taking turns, for warm query latency.
 - **Memory** of ``newsdesk chat`` after ten questions (peak RSS of the process).
 
-Peak RSS is the child's ``ru_maxrss`` (``os.wait4``). The bar the issue sets is checked at
+Peak RSS is the child's own high-water mark (``VmHWM`` in ``/proc/PID/status``, polled
+while it runs; ``ru_maxrss`` is not used because Linux carries the parent's RSS into it at
+fork/exec). The bar the issue sets is checked at
 the end, each ratio with pass/fail. Other work on the machine skews timings: the load
 average is recorded at the start and end of every step.
 
@@ -135,26 +137,71 @@ class Measured:
     cpu_s: float = 0.0  # user + system CPU seconds of the process
 
 
-def _finish(proc: subprocess.Popen, started: float, err) -> tuple[int, float, float, float, str]:
+def _vmhwm_mb(pid: int | str) -> float | None:
+    """Peak RSS of one process's address space since its last exec, in MB (Linux ``VmHWM``)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class _PeakWatch:
+    """Polls a child's VmHWM in a thread. ``ru_maxrss`` from wait4 cannot be used: Linux records
+    the parent's high-water mark into it when the child forks and execs, so a child of a big
+    process (pytest with a model loaded, say) would report the parent's size."""
+
+    def __init__(self, pid: int, every_s: float = 0.02):
+        import threading
+
+        self.pid, self.every_s, self.peak = pid, every_s, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            v = _vmhwm_mb(self.pid)
+            if v is not None:
+                self.peak = max(self.peak or 0.0, v)
+            self._stop.wait(self.every_s)
+
+    def stop(self) -> float | None:
+        v = _vmhwm_mb(self.pid)  # a zombie's status no longer has VmHWM; a live one still does
+        if v is not None:
+            self.peak = max(self.peak or 0.0, v)
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def _finish(proc: subprocess.Popen, started: float, err, watch: _PeakWatch | None = None
+            ) -> tuple[int, float, float, float, str]:
     """Reap ``proc`` with os.wait4: (exit code, wall s, peak RSS MB, CPU s, stderr)."""
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+    peak = watch.stop() if watch else None
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     err.seek(0)
     stderr = err.read()
     err.close()
-    return proc.returncode, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, stderr
+    return proc.returncode, wall, peak if peak else usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, stderr
 
 
 def run_measured(cmd: list[str], env: dict, stdin_text: str | None = None, on_event=None,
                  cwd: Path = ROOT) -> Measured:
     """Run a process, stream its stdout (JSON event lines go to ``on_event``), and return its
-    wall time and its own peak RSS (``ru_maxrss`` from ``os.wait4``, not the max over all children)."""
+    wall time and its own peak RSS (polled ``VmHWM``, see ``_PeakWatch``)."""
     err = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.PIPE if stdin_text is not None else
                             subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True, encoding="utf-8",
                             errors="replace")
+    watch = _PeakWatch(proc.pid)
     if stdin_text is not None:
         proc.stdin.write(stdin_text)
         proc.stdin.close()
@@ -168,7 +215,7 @@ def run_measured(cmd: list[str], env: dict, stdin_text: str | None = None, on_ev
             result = event
         elif on_event:
             on_event(event)
-    rc, wall, rss, cpu, stderr = _finish(proc, started, err)
+    rc, wall, rss, cpu, stderr = _finish(proc, started, err, watch)
     return Measured(rc, wall, rss, "".join(out_lines), stderr, result, cpu)
 
 
@@ -192,6 +239,7 @@ class Served:
         self.proc = subprocess.Popen([sys.executable, "-m", "evals.bench", "_worker", kind, json.dumps(args)],
                                      env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.err, text=True, encoding="utf-8", errors="replace", bufsize=1)
+        self.watch = _PeakWatch(self.proc.pid, every_s=0.1)
         self.ready = self._read("ready")
 
     def _read(self, kind: str) -> dict:
@@ -216,7 +264,7 @@ class Served:
             event = _event(line)
             if event and event.get("event") == "result":
                 final = event
-        rc, wall, rss, cpu, stderr = _finish(self.proc, self.started, self.err)
+        rc, wall, rss, cpu, stderr = _finish(self.proc, self.started, self.err, self.watch)
         if rc != 0:
             raise RuntimeError(f"{self.name}: worker failed (exit {rc}):\n{stderr[-2000:]}")
         return {"peak_rss_mb": round(rss, 1), "process_wall_s": round(wall, 3), "cpu_s": round(cpu, 2),
@@ -308,6 +356,10 @@ def _self_rss_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak RSS since exec (VmHWM; ru_maxrss would include the parent's)."""
+    v = _vmhwm_mb("self")
+    if v is not None:
+        return v
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
