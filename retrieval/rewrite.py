@@ -15,6 +15,10 @@ THING_PRONOUNS = {"it": "", "its": "'s", "they": "", "them": "", "their": "'s", 
 PLACE_PRONOUNS = {"there"}
 PRONOUN_RE = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|there)\b", re.IGNORECASE)
 ELLIPSIS_RE = re.compile(r"^\s*(and|what about|how about|and what about)\b\s*(?P<rest>.*?)\??\s*$", re.IGNORECASE)
+# "And how did he ...?" is a whole question after a connective, not an ellipsis like "And Canada?".
+FULL_QUESTION_RE = re.compile(r"^(?:how|what|which|who|whom|whose|when|where|why|did|does|do|is|was|were|are|has|"
+                              r"have|had|can|could|would|will|should)\b", re.IGNORECASE)
+CONNECTIVE_RE = re.compile(r"^\s*(?:and|so|but|also|then)\b[\s,]*", re.IGNORECASE)
 
 # Capitalised runs, allowing inner particles (Nicolás Maduro, Luis Almagro, Organization of American States).
 NAME_RE = re.compile(r"\b[A-ZÁÉÍÓÚÑ][\w’'.-]*(?:\s+(?:of|de|del|la|the|and)?\s*[A-ZÁÉÍÓÚÑ][\w’'.-]*)*")
@@ -51,10 +55,20 @@ def referents(history: Sequence[Sequence[str]], short_answers: Sequence[str | No
     for i in range(len(history) - 1, -1, -1):
         question, answer = history[i][0], history[i][1]
         short = short_answers[i] if i < len(short_answers) else None
-        for cand in names(short or "") + names(_first_sentence(_strip_markers(answer))) + names(question):
+        for cand in names(short or "") + _answer_names(_first_sentence(_strip_markers(answer))) + names(question):
             if cand not in out:
                 out.append(cand)
     return out
+
+
+def _answer_names(text: str) -> list[str]:
+    """Names in an answer, except a lone capitalised first word that only starts the sentence
+    ("As the only legitimate branch ...", "Continue protecting ...")."""
+    found = names(text)
+    words = text.split()
+    if found and len(words) > 1 and found[0] == words[0].strip(".,;:") and words[1][:1].islower():
+        found = found[1:]
+    return found
 
 
 def _first_sentence(text: str) -> str:
@@ -69,6 +83,9 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str:
         return question
     last_q, last_a = history[-1][0], history[-1][1]
     ellipsis = ELLIPSIS_RE.match(question)
+    if ellipsis and FULL_QUESTION_RE.match(ellipsis.group("rest") or ""):
+        question, ellipsis = CONNECTIVE_RE.sub("", question, count=1), None
+        question = question[:1].upper() + question[1:]
     if ellipsis and ellipsis.group("rest"):
         # "What about Canada?" -> the last question, asked about Canada instead.
         rest = ellipsis.group("rest").strip()
@@ -88,10 +105,16 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str:
         return f"{question} ({last_q.strip()})"
     pron = match.group(1).lower()
     pick = cands[0]
+    carried = _carried_referent(history, pron)
+    if carried:
+        # The previous question used the same kind of pronoun: the conversation is still about
+        # whoever it stood for ("Who led X?" "Cabello." "What did he claim?" "Which body does he head?").
+        cands = [carried] + [c for c in cands if c != carried]
+        pick = carried
     if pron in PERSON_PRONOUNS:
         # Prefer a name mentioned as a person (a title or a personal pronoun near it).
         context = " ".join(f"{h[0]} {h[1]}" for h in history).lower()
-        personal = [c for c in cands if len(c.split()) <= 4 and _looks_personal(c, context)]
+        personal = [c for c in cands if len(c.split()) <= 6 and _looks_personal(c, context)]
         pick = personal[0] if personal else pick
         suffix = PERSON_PRONOUNS[pron]
     elif pron in THING_PRONOUNS:
@@ -108,14 +131,46 @@ _FUNCTION = {"according", "to", "how", "many", "much", "what", "who", "when", "w
              "else", "more", "people", "then", "that", "this", "in", "on", "at", "for", "by", "with"}
 
 
+def _carried_referent(history: Sequence[Sequence[str]], pron: str) -> str | None:
+    """What the same kind of pronoun stood for in the previous question, if it had one."""
+    if len(history) < 2:
+        return None
+    prev_q = str(history[-1][0]).strip()
+    m = PRONOUN_RE.search(prev_q)
+    if not m:
+        return None
+    kind = lambda p: "person" if p in PERSON_PRONOUNS else "thing" if p in THING_PRONOUNS else "place"  # noqa: E731
+    if kind(m.group(1).lower()) != kind(pron):
+        return None
+    resolved = rewrite(prev_q, history[:-1])
+    if resolved == prev_q:
+        return None
+    before = set(names(prev_q))
+    new = [n for n in names(resolved) if n not in before]
+    return new[0].removesuffix("'s").removesuffix("’s") if new else None
+
+
 def _short_answers(history: Sequence[Sequence[str]]) -> list[str | None]:
     return [h[2] if len(h) > 2 else None for h in history]
 
 
+# Last words that make a name an organisation or a place, not a person.
+BODY_WORDS = {"assembly", "party", "ministry", "council", "government", "congress", "court", "union", "organization",
+              "organisation", "states", "nations", "house", "department", "agency", "committee", "forces", "army",
+              "bank", "fund", "commission", "parliament", "senate", "office", "observatory", "times", "post", "news",
+              "america", "europe", "africa", "asia", "city", "republic", "kingdom", "street", "square", "palace"}
+
+
 def _looks_personal(name: str, context: str) -> bool:
+    words = name.replace("’s", "").replace("'s", "").split()
+    if not words or words[-1].lower() in BODY_WORDS or re.fullmatch(r"[A-Z.]+", words[-1]):
+        return False  # "National Assembly", "U.S.", "OAS"
     low = name.lower()
     idx = context.find(low)
     if idx < 0:
         return True
     window = context[max(0, idx - 40): idx + len(low) + 40]
+    if re.search(rf"\b(?:did|does|do|has|had|will|would|can|could|said|says|told|asked)\s+{re.escape(low)}\b"
+                 rf"|\b{re.escape(low)}\s+(?:said|says|told|asked|added|warned|called|urged)\b", context):
+        return True  # the subject of a speech or action verb
     return any(re.search(rf"\b{h}\b", window) for h in PERSON_HINTS) or len(name.split()) >= 2
