@@ -16,12 +16,19 @@ from typing import Sequence
 
 from retrieval.chunking import sentence_spans
 from retrieval.guard import is_instruction, neutralise_markers
-from retrieval.rewrite import names
-from retrieval.extract import AGE, ENTITY, NUMBER, TYPED, Candidate, QuestionInfo, candidates, classify
-from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms
+from retrieval.rewrite import BODY_WORDS, names
+from retrieval.extract import AGE, DATE, ENTITY, NUMBER, PERSON, TYPED, Candidate, QuestionInfo, candidates, classify
+from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms, words_of
 from retrieval.types import Answer, Citation, Passage
 
 MAX_WORDS = 60
+TYPE_WORDS = {DATE: {"day", "date", "year", "month", "time", "week"}}
+MONTH_RE = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b")
+YEAR_RE = re.compile(r"\b(?:1[89]|20)\d\d\b")
+# "..., he said." / "said she": the speaker is named in an earlier sentence.
+ATTRIBUTION_RE = re.compile(r"\b(?:he|she)\s+(?:said|added|says|told|wrote|warned|continued|stated|insisted)\b"
+                            r"|\b(?:said|added|says)\s+(?:he|she)\b", re.IGNORECASE)
+QUOTED_RE = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
 REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the evidence ("which groups" need not be a name)
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
 W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
@@ -29,7 +36,9 @@ SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 # Words that ask about reporting rather than content ("according to the article, who said ...").
 QUESTION_NOISE = {"accord", "articl", "report", "say", "said", "tell", "told", "mention", "describ",
                   "news", "stori", "write", "wrote", "name", "happen", "coverag", "caption", "photo", "identifi",
-                  "quot", "cite", "piec", "outlet", "text", "sourc", "specif", "exact", "actual"}
+                  "quot", "cite", "piec", "outlet", "text", "sourc", "specif", "exact", "actual",
+                  # and words about how reports compare ("the two figures given", "each account")
+                  "differ", "figur", "give", "given", "each", "account", "version", "disagre", "conflict", "vari"}
 # Words that only say what kind of answer is wanted ("how long", "how many", "how old").
 QUESTION_WORDS = {"how", "what", "when", "where", "which", "who", "whom", "whose", "why", "many", "much", "long",
                   "old", "was", "were", "is", "are", "did", "does", "do", "has", "have", "had", "can", "could",
@@ -73,6 +82,7 @@ class Draft:
     template: str = "{0}"  # {i} is replaced by part i's quote and marker (or just its id, if ids_only)
     notes: list[str] = field(default_factory=list)
     ids_only: bool = False  # True when the text is the LLM's own words with markers
+    short_parts: list[str] | None = None  # pieces of short_answer that the quotes must show (default: split on " vs ")
 
 
 def sentences_of(passages: list[Passage]) -> list[Sentence]:
@@ -127,12 +137,14 @@ class ExtractiveAnswerer:
         self.words = WordMatcher(embeddings, self.t.synonym_low, self.t.synonym_high)
 
     # -------------------------------------------------------------- features
-    def _question_terms(self, question: str) -> list[tuple[str, str, float]]:
+    def _question_terms(self, question: str, qtype: str = "") -> list[tuple[str, str, float]]:
         """(stem, surface word, weight) for the question's informative words."""
         seen, out = set(), []
-        for word in TOKEN_RE.findall(fold(question)):
+        for word in words_of(question):
             if word in QUERY_STOPWORDS or word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
                 continue
+            if word in TYPE_WORDS.get(qtype, ()):
+                continue  # "what year", "which month": the kind of answer, not something to find
             stem = terms(word)
             if not stem or stem[0] in seen or stem[0] in QUESTION_NOISE:
                 continue
@@ -153,7 +165,7 @@ class ExtractiveAnswerer:
             credit = 1.0 if stem in have else 0.0
             if not credit and soft and not word.isdigit():
                 if words is None:
-                    words = sorted({w for w in TOKEN_RE.findall(fold(text))
+                    words = sorted({w for w in words_of(text)
                                     if w not in QUERY_STOPWORDS and len(w) > 2 and not w.isdigit()})
                 credit = self.words.credit(word, words)
             got += weight * credit
@@ -166,7 +178,7 @@ class ExtractiveAnswerer:
         if not passages:
             return Draft(abstained=True, notes=["no passages"])
         info = classify(question)
-        qterms = self._question_terms(question)
+        qterms = self._question_terms(question, info.qtype)
         sents = sentences_of(passages)
         vecs = self.embeddings.embed_documents([s.text for s in sents])
         import numpy as np
@@ -184,6 +196,23 @@ class ExtractiveAnswerer:
         sents.sort(key=lambda s: -s.score)
         best = sents[0]
         self._last_best = best  # for diagnostics
+        quoted = [fold(q).strip() for q in QUOTED_RE.findall(question) if fold(q).strip()]
+        if quoted:
+            # Words the asker put in quotes are the article's own words: prefer sentences that use them.
+            exact = [s for s in sents if all(q in fold(s.text) for q in quoted)]
+            if exact:
+                best = exact[0]
+                sents = exact + [s for s in sents if s not in exact]
+        speaker = self._speaker(best, sents, passages) if info.qtype == PERSON and not best.cands else None
+        if speaker:
+            # "Who said X?" and the sentence saying X ends "..., he said.": answer with the person the
+            # sentence before names, citing both sentences.
+            prev, name = speaker
+            if info.focus and not self._mentions(prev.text + " " + best.text, info.focus):
+                return Draft(abstained=True, notes=[f"nothing in the evidence about the {info.focus} asked for"])
+            confidence = 0.5 * best.dense + 0.5 * best.coverage
+            if best.dense >= self.t.min_dense and confidence >= self.t.min_confidence:
+                return Draft(abstained=False, short_answer=name, parts=[prev, best], template="{0} {1}")
         if info.qtype in REQUIRED:
             # Only a sentence holding the kind of answer asked for (a number, a date, a name) can answer.
             typed = [s for s in sents if s.cands]
@@ -211,6 +240,9 @@ class ExtractiveAnswerer:
         conflict = self._conflict(info, best, sents)
         if conflict:
             return conflict
+        composed = self._month_and_year(question, info, best, sents, qterms)
+        if composed:
+            return composed
         short = best.cands[0].text if best.cands else None
         parts = [best]
         # Corroborate from another article when it says the same thing briefly.
@@ -222,12 +254,66 @@ class ExtractiveAnswerer:
         return Draft(abstained=False, short_answer=short, parts=parts,
                      template=" ".join(f"{{{i}}}" for i in range(len(parts))))
 
+    def _month_and_year(self, question: str, info: QuestionInfo, best: Sentence, sents: list[Sentence],
+                        qterms) -> Draft | None:
+        """"In what month and year ...?" when the best sentence gives only the month ("in May")
+        and another confident sentence about the same event gives only the year ("in 2018"):
+        answer with both, citing both."""
+        if info.qtype != DATE or not re.search(r"\bmonth and (?:the )?year\b", question, re.IGNORECASE):
+            return None
+        month_of = lambda c: re.fullmatch(rf"(?:in\s+)?({MONTH_RE.pattern})", c.text)  # noqa: E731
+        year_of = lambda c: re.fullmatch(r"(?:in\s+)?((?:1[89]|20)\d\d)", c.text)  # noqa: E731
+        when = " ".join(c.text for c in best.cands)
+        if bool(MONTH_RE.search(when)) == bool(YEAR_RE.search(when)):
+            return None  # both given already, or neither
+        need = year_of if MONTH_RE.search(when) else month_of  # the half the best sentence lacks
+        have = [c for c in best.cands if (month_of if need is year_of else year_of)(c)]
+        if not have:
+            return None
+        named = {fold(w) for w in re.findall(r"(?<=\s)[A-ZÁÉÍÓÚÑ][\w-]*", question)}
+        event = {stem for stem, word, _ in qterms if word not in named}  # "reelect", not "Maduro"
+        for s in sents[1:]:
+            # the other sentence itself (not its neighbours) must speak of the same event and subject
+            if not event <= set(terms(s.text)) or self._coverage(qterms, s.context or s.text)[0] < 0.6:
+                continue
+            found = [c for c in s.cands if need(c)]
+            if found and len(found) == len(s.cands):
+                pieces = {"month": None, "year": None}
+                for c, kind in ((have[0], "year" if need is month_of else "month"),
+                                (found[0], "year" if need is year_of else "month")):
+                    pieces[kind] = (month_of(c) or year_of(c)).group(1)
+                first, other = Sentence(**{**best.__dict__, "cands": have}), Sentence(**{**s.__dict__, "cands": found})
+                return Draft(abstained=False, short_answer=f"{pieces['month']} {pieces['year']}",
+                             parts=[first, other], template="{0} {1}",
+                             short_parts=[pieces["month"], pieces["year"]])
+        return None
+
+    def _speaker(self, s: Sentence, sents: list[Sentence], passages: list[Passage]) -> tuple[Sentence, str] | None:
+        """For a sentence attributed to "he"/"she": the sentence just before it in the same
+        article and the person it names (skipping bodies, abbreviations and capitalised words
+        that merely start a sentence)."""
+        if not ATTRIBUTION_RE.search(s.text) or candidates(s.text, PERSON):
+            return None  # no "he said", or the sentence names people itself
+        before = [x for x in sents if x.source == s.source and x.end <= s.start and s.start - x.end <= 3]
+        if not before:
+            return None
+        prev = before[0]
+        proper = {w for p in passages for w in re.findall(r"(?<=[a-z,;:] )[A-ZÁÉÍÓÚÑ][\w’'-]+", p.text)}
+        for c in candidates(prev.text, PERSON):
+            words = c.text.split()
+            if words[-1].lower() in BODY_WORDS or re.fullmatch(r"[A-Z.]+", words[-1]):
+                continue
+            if len(words) == 1 and c.start == 0 and words[0] not in proper:
+                continue  # "Hours later, ...": a capital only because it starts the sentence
+            return prev, c.text
+        return None
+
     def _mentions(self, text: str, word: str) -> bool:
         """The sentence names ``word`` (same stem) or a close synonym of it."""
         stem = terms(word)
         if stem and stem[0] in set(terms(text)):
             return True
-        words = sorted({w for w in TOKEN_RE.findall(fold(text)) if w not in QUERY_STOPWORDS and len(w) > 2})
+        words = sorted({w for w in words_of(text) if w not in QUERY_STOPWORDS and len(w) > 2})
         return self.words.credit(word, words) >= 0.5
 
     def _score(self, s: Sentence, qterms, info: QuestionInfo, soft: bool) -> None:
@@ -238,7 +324,7 @@ class ExtractiveAnswerer:
 
     def _counts_focus(self, sentence: str, c: Candidate, focus: str) -> bool:
         """Does the number in ``c`` count the thing asked about (the next few words name it)?"""
-        following = TOKEN_RE.findall(fold(sentence[c.start:c.end + 40]))[:6]
+        following = words_of(sentence[c.start:c.end + 40])[:6]
         words = [w for w in following if w not in QUERY_STOPWORDS and not w.isdigit()]
         if set(terms(focus)) & set(terms(" ".join(words))):
             return True
@@ -372,7 +458,8 @@ def render(question: str, standalone: str, draft: Draft, passages: list[Passage]
         draft.notes = [n for n in draft.notes if n != "sources disagree"]
     text = draft.template.format(*pieces) if len(pieces) == len(draft.parts) else " ".join(pieces)
     short = draft.short_answer
-    if short and not any(fold(s) in fold(c.quote) for s in short.split(" vs ") for c in citations):
+    pieces_needed = draft.short_parts or short.split(" vs ") if short else []
+    if short and not all(any(fold(s) in fold(c.quote) for c in citations) for s in pieces_needed):
         short = None  # a short answer must be supported by a shown quote
     return Answer(question=question, standalone_question=standalone, answer=text, short_answer=short,
                   abstained=False, citations=citations, passages=passages, backend=backend, notes=draft.notes)

@@ -62,9 +62,11 @@ def _row(c) -> tuple:
 
 def _keyword_rows_match(directory: Path, chunks) -> bool:
     """Does the BM25 index in ``directory`` load, and hold exactly these chunks?"""
-    from retrieval.search import KeywordIndex
+    from retrieval.search import TOKENIZER_VERSION, KeywordIndex
 
     try:
+        if (directory / "tokenizer.txt").read_text(encoding="utf-8") != TOKENIZER_VERSION:
+            return False  # built with older tokens
         rows = KeywordIndex(directory).rows
     except Exception:  # missing, half deleted, unreadable: rebuild it
         return False

@@ -17,6 +17,10 @@ from retrieval.types import Passage
 
 RRF_K = 60
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+# "re-elected" and "reelected" are one word; bump TOKENIZER_VERSION when ``terms`` changes so
+# that ingest rebuilds the keyword index it wrote with the old tokens.
+HYPHEN_PREFIX_RE = re.compile(r"\b(re|co|pre|non)-(?=[a-z])")
+TOKENIZER_VERSION = "terms-v2"
 
 
 @lru_cache(maxsize=1)
@@ -41,9 +45,14 @@ def fold(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).replace("’", "'")
 
 
+def words_of(text: str) -> list[str]:
+    """Accent-folded lower-case words, "re-elected" joined to "reelected"."""
+    return TOKEN_RE.findall(HYPHEN_PREFIX_RE.sub(r"\1", fold(text)))
+
+
 def terms(text: str) -> list[str]:
     """Content-word stems, accent-folded, stopwords removed (used by BM25 and by answer scoring)."""
-    words = [w for w in TOKEN_RE.findall(fold(text)) if w not in stopwords() and (len(w) > 1 or w.isdigit())]
+    words = [w for w in words_of(text) if w not in stopwords() and (len(w) > 1 or w.isdigit())]
     return _stemmer().stemWords(words)
 
 
@@ -97,6 +106,7 @@ class KeywordIndex:
         else:
             retriever.index([["_empty_"]], show_progress=False)
         retriever.save(str(tmp), show_progress=False)
+        (tmp / "tokenizer.txt").write_text(TOKENIZER_VERSION, encoding="utf-8")
         df: dict[str, int] = {}
         for toks in tokens:
             for t in set(toks):

@@ -1,0 +1,86 @@
+"""Answer-selection rules on a small corpus written for these tests (not the seed articles)."""
+import pytest
+
+PORT = """Harbour strike enters second week
+
+The dockworkers' strike at the port of Halvard entered its second week on Monday.
+Union leader Tomas Berg addressed the crowd outside the harbour office.
+“We will not go back until the contract is signed,” he said.
+The port authority said it would “review every option” before the next meeting.
+Mayor Ana Ortiz asked both sides to “resume talks” in the interest of the city.
+Shipping companies have diverted 40 vessels to other ports since the strike began.
+Berg, who was reelected as union leader in March, has led two earlier strikes.
+"""
+
+PROFILE = """Profile: the dockers' voice
+
+Tomas Berg grew up in the harbour district and started work at sixteen.
+He was re-elected in 2021 after a close vote among the members.
+"""
+
+WEATHER = """Storm closes mountain roads
+
+A spring storm closed three mountain roads near the town of Sella on Tuesday.
+Snow ploughs cleared the main pass by the evening, the regional office said.
+Forecasters expect warmer weather later in the week.
+"""
+
+
+@pytest.fixture(scope="module")
+def ask(tmp_path_factory):
+    from retrieval.config import Settings
+    from retrieval.ingest import ingest
+    from retrieval.pipeline import Pipeline
+
+    base = tmp_path_factory.mktemp("rules")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    (corpus / "port.txt").write_text(PORT, encoding="utf-8")
+    (corpus / "weather.txt").write_text(WEATHER, encoding="utf-8")
+    (corpus / "profile.txt").write_text(PROFILE, encoding="utf-8")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEWSDESK_HOME", str(base / "home"))
+    settings = Settings.from_env()
+    mp.undo()
+    ingest([corpus], settings)
+    pipeline = Pipeline(settings)
+    return pipeline.ask
+
+
+@pytest.mark.slow
+def test_who_said_a_quote_attributed_to_he_names_the_speaker_from_the_sentence_before(ask):
+    a = ask("Who said they would not go back until the contract is signed?")
+    assert not a.abstained
+    assert "Tomas Berg" in (a.short_answer or "")
+    # both sentences are cited: the one naming him and the one quoting him
+    quotes = " ".join(c.quote for c in a.citations)
+    assert "Tomas Berg" in quotes and "go back until the contract" in quotes
+
+
+@pytest.mark.slow
+def test_words_in_quotes_pick_the_sentence_that_uses_them(ask):
+    a = ask('Who did the mayor ask to "resume talks"?')
+    assert not a.abstained
+    assert "resume talks" in a.answer
+
+
+@pytest.mark.slow
+def test_a_he_said_sentence_without_a_named_speaker_before_it_does_not_invent_one(ask):
+    a = ask("Who said the snow ploughs cleared the pass?")
+    # the regional office said it; no "he said" here, so no speaker is borrowed from elsewhere
+    assert "Tomas Berg" not in (a.short_answer or "") + a.answer
+
+
+@pytest.mark.slow
+def test_month_and_year_from_two_articles_cites_both(ask):
+    # one article gives the month ("reelected ... in March"), the other the year ("re-elected in 2021")
+    a = ask("In what month and year was Tomas Berg re-elected?")
+    assert a.short_answer == "March 2021"
+    assert {c.source for c in a.citations} == {"port.txt", "profile.txt"}
+    assert any("March" in c.quote for c in a.citations) and any("2021" in c.quote for c in a.citations)
+
+
+def test_hyphenated_prefixes_are_one_word():
+    from retrieval.search import terms
+
+    assert terms("re-elected") == terms("reelected") and terms("co-operate") == terms("cooperate")
