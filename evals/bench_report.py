@@ -37,13 +37,10 @@ def fmt(v, nd: int = 1) -> str:
 
 
 def _nice_max(v: float) -> float:
-    if v <= 0:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
-        if v <= m * exp:
-            return m * exp
-    return 10 * exp
+    """A round axis maximum at or above ``v`` (the eval report's rule)."""
+    from evals.report import _nice_step
+
+    return _nice_step(v)
 
 
 # ---------------------------------------------------------------------------- charts

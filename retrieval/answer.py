@@ -8,6 +8,7 @@ to answer at all, so an invented answer cannot reach the user.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -282,7 +283,7 @@ class ExtractiveAnswerer:
                 for c, kind in ((have[0], "year" if need is month_of else "month"),
                                 (found[0], "year" if need is year_of else "month")):
                     pieces[kind] = (month_of(c) or year_of(c)).group(1)
-                first, other = Sentence(**{**best.__dict__, "cands": have}), Sentence(**{**s.__dict__, "cands": found})
+                first, other = dataclasses.replace(best, cands=have), dataclasses.replace(s, cands=found)
                 return Draft(abstained=False, short_answer=f"{pieces['month']} {pieces['year']}",
                              parts=[first, other], template="{0} {1}",
                              short_parts=[pieces["month"], pieces["year"]])
