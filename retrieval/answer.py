@@ -34,6 +34,7 @@ REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the eviden
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
 W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
 SOFT_TOP = 12  # sentences whose coverage also counts synonyms
+EVIDENCE = 6  # sentences an LLM backend may phrase its answer from
 # Words that ask about reporting rather than content ("according to the article, who said ...").
 QUESTION_NOISE = {"accord", "articl", "report", "say", "said", "tell", "told", "mention", "describ",
                   "news", "stori", "write", "wrote", "name", "happen", "coverag", "caption", "photo", "identifi",
@@ -84,6 +85,7 @@ class Draft:
     notes: list[str] = field(default_factory=list)
     ids_only: bool = False  # True when the text is the LLM's own words with markers
     short_parts: list[str] | None = None  # pieces of short_answer that the quotes must show (default: split on " vs ")
+    evidence: list[Sentence] = field(default_factory=list)  # the answer's sentences, then the next best (for an LLM)
 
 
 def sentences_of(passages: list[Passage]) -> list[Sentence]:
@@ -176,6 +178,15 @@ class ExtractiveAnswerer:
 
     # -------------------------------------------------------------- main
     def run(self, question: str, qvec: list[float], passages: list[Passage]) -> Draft:
+        ranked: list[Sentence] = []
+        draft = self._run(question, qvec, passages, ranked)
+        if not draft.abstained:
+            used = {(s.source, s.start) for s in draft.parts}
+            draft.evidence = draft.parts + [s for s in ranked if (s.source, s.start) not in used][
+                :max(0, EVIDENCE - len(draft.parts))]
+        return draft
+
+    def _run(self, question: str, qvec: list[float], passages: list[Passage], ranked: list[Sentence]) -> Draft:
         if not passages:
             return Draft(abstained=True, notes=["no passages"])
         info = classify(question)
@@ -195,6 +206,7 @@ class ExtractiveAnswerer:
         for s in sents[:SOFT_TOP]:
             self._score(s, qterms, info, soft=True)
         sents.sort(key=lambda s: -s.score)
+        ranked[:] = sents
         best = sents[0]
         self._last_best = best  # for diagnostics
         quoted = [fold(q).strip() for q in QUOTED_RE.findall(question) if fold(q).strip()]
@@ -441,7 +453,8 @@ def render(question: str, standalone: str, draft: Draft, passages: list[Passage]
     citations, pieces = [], []
     for part in draft.parts:
         keep = part.cands[0] if part.cands else None
-        a, b = trim_to_words(part, keep, per_part)
+        # An LLM's claim was checked against its whole sentence, so that is what it cites.
+        a, b = (0, len(part.text)) if draft.ids_only else trim_to_words(part, keep, per_part)
         cit = Citation(id=len(citations) + 1, source=part.source, title=part.title,
                        start=part.start + a, end=part.start + b, quote=part.text[a:b])
         if not verifier.check(cit):

@@ -73,6 +73,7 @@ def get_embeddings(name: str) -> "Embeddings":
 
 
 # --------------------------------------------------------------------------- LLMs
+LLM_MAX_TOKENS = 120  # the reply is one or two sentences (retrieval/llm_answer.py); this bounds a rambling model
 class Generator(Protocol):
     """An LLM backend: takes a prompt, returns text."""
 
@@ -127,7 +128,7 @@ def _openai(settings: Settings) -> Generator:
                           "server) and, for a non-OpenAI server, OPENAI_BASE_URL=http://host:port/v1.")
     mod = _require("langchain_openai", "openai")
     model = mod.ChatOpenAI(model=env("NEWSDESK_OPENAI_MODEL"), base_url=base_url or None, api_key=key,
-                           temperature=0, timeout=settings.llm_timeout, max_retries=0, max_tokens=250)
+                           temperature=0, timeout=settings.llm_timeout, max_retries=0, max_tokens=LLM_MAX_TOKENS)
     where = base_url or "api.openai.com"
     return LangChainChatGenerator("openai", model, f"Check that the server at {where} is running and "
                                   "that OPENAI_BASE_URL, OPENAI_API_KEY and NEWSDESK_OPENAI_MODEL are right.")
@@ -147,7 +148,7 @@ def _anthropic(settings: Settings) -> Generator:
         raise ConfigError("NEWSDESK_LLM=anthropic needs ANTHROPIC_API_KEY.")
     mod = _require("langchain_anthropic", "anthropic")
     model = mod.ChatAnthropic(model=env("NEWSDESK_ANTHROPIC_MODEL"), temperature=0,
-                              timeout=settings.llm_timeout, max_retries=0, max_tokens=250)
+                              timeout=settings.llm_timeout, max_retries=0, max_tokens=LLM_MAX_TOKENS)
     return LangChainChatGenerator("anthropic", model, "Check ANTHROPIC_API_KEY and NEWSDESK_ANTHROPIC_MODEL.")
 
 

@@ -73,7 +73,7 @@ class Pipeline:
         if self.generator is not None and not draft.abstained:
             from retrieval.llm_answer import llm_draft
 
-            draft = llm_draft(self.generator, state["standalone"], state["passages"], draft)
+            draft = llm_draft(self.generator, state["standalone"], draft)
         state["draft"] = draft
         return state
 

@@ -29,10 +29,10 @@ class BadLLM:
                     return
                 if outer.mode == "500":
                     body, status = b'{"error": {"message": "boom"}}', 500
-                else:  # "nonsense": a valid completion whose content is not the JSON asked for
-                    content = "Brazil won it. Trust me." if outer.mode == "nonsense" else json.dumps(
-                        {"short_answer": "Brazil", "answer": "Brazil won the World Cup [1].",
-                         "quotes": [{"n": 1, "quote": "Brazil won the World Cup in a famous final."}]})
+                else:  # "nonsense": a valid completion that answers something else
+                    # "invented": the right shape, citing a real sentence, with a figure it does not hold
+                    content = ("Brazil won it. Trust me." if outer.mode == "nonsense" else
+                               "U.S. diplomats were given 48 hours to leave Venezuela [1].")
                     body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
                                        "choices": [{"index": 0, "finish_reason": "stop",
                                                     "message": {"role": "assistant", "content": content}}],
@@ -56,7 +56,7 @@ class BadLLM:
 
 
 @pytest.mark.parametrize("mode,note", [("hang", "openai backend failed"), ("500", "openai backend failed"),
-                                       ("nonsense", "not valid JSON"), ("invented", "No quote")])
+                                       ("nonsense", "not supported"), ("invented", "not supported")])
 def test_llm_faults_fall_back_to_the_verified_answer(indexed_home, monkeypatch, mode, note):
     from retrieval.config import Settings
     from retrieval.pipeline import Pipeline
@@ -73,7 +73,7 @@ def test_llm_faults_fall_back_to_the_verified_answer(indexed_home, monkeypatch, 
     finally:
         llm.close()
     assert llm.calls >= 1
-    assert not ans.abstained and "72 hours" in ans.answer and "Brazil" not in ans.answer
+    assert not ans.abstained and "72 hours" in ans.answer and "Brazil" not in ans.answer and "48" not in ans.answer
     assert any(note in n for n in ans.notes), ans.notes
     for c in ans.citations:
         assert (corpus / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
