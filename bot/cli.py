@@ -57,8 +57,12 @@ def _run_ingest(paths: list[Path], rebuild: bool = False, quiet: bool = False, s
     if not quiet:
         console.print(f"Indexed {report.root}: {report.files} files ({report.documents} articles); chunks "
                       f"{report.chunks_added} added, {report.chunks_removed} removed, {report.chunks_unchanged} "
-                      f"unchanged; {len(report.skipped)} skipped; {report.seconds:.1f}s. Index: {settings.home}/")
+                      f"unchanged{_cached(report)}; {len(report.skipped)} skipped; {report.seconds:.1f}s. Index: {settings.home}/")
     return report
+
+
+def _cached(report) -> str:
+    return f" ({report.chunks_reused} from cached embeddings)" if report.chunks_reused else ""
 
 
 class _null:

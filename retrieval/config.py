@@ -22,6 +22,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "NEWSDESK_CHROMA_URL": ("", "If set (http://host:port), use a Chroma server instead of the embedded store."),
     "NEWSDESK_TOP_K": ("8", "Passages retrieved per question."),
     "NEWSDESK_MAX_FILE_MB": ("20", "Files larger than this are skipped at ingest."),
+    "NEWSDESK_INGEST_BATCH": ("256", "Chunks embedded and written per step of `newsdesk ingest` (memory stays flat; "
+                              "larger steps pad less)."),
     "NEWSDESK_MAX_QUESTION_CHARS": ("1000", "Longer questions are cut to this many characters (the answer says so)."),
     "NEWSDESK_LLM_TIMEOUT": ("60", "Seconds before an LLM call is abandoned (the extractive answer is used instead)."),
     "OPENAI_BASE_URL": ("", "openai backend: base URL of any OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)."),
@@ -63,6 +65,7 @@ class Settings:
     max_file_bytes: int
     llm_timeout: float
     max_question_chars: int = 1000
+    ingest_batch: int = 256
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -77,4 +80,5 @@ class Settings:
             max_file_bytes=_int("NEWSDESK_MAX_FILE_MB") * 1024 * 1024,
             llm_timeout=float(_int("NEWSDESK_LLM_TIMEOUT")),
             max_question_chars=_int("NEWSDESK_MAX_QUESTION_CHARS", minimum=20),
+            ingest_batch=_int("NEWSDESK_INGEST_BATCH"),
         )

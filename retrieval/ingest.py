@@ -12,6 +12,10 @@ are written before old ones are deleted, so an interrupted run never leaves a fi
 chunks. The BM25 index is rebuilt whenever its rows differ from Chroma's (not only when
 this run changed something: a killed run may have changed Chroma and died before BM25),
 it is swapped in whole, and the manifest is written last, atomically.
+
+Embeddings are cached by content: every row carries the hash of its text, and a chunk
+whose text is already stored (a renamed or copied file, a paragraph that two articles
+share, an edit elsewhere in the file) reuses that row's vector instead of being embedded.
 """
 from __future__ import annotations
 
@@ -26,8 +30,6 @@ from retrieval.errors import NewsdeskError
 from retrieval.loaders import iter_corpus
 from retrieval.types import Chunk
 
-BATCH = 64
-
 
 @dataclass
 class IngestReport:
@@ -37,6 +39,8 @@ class IngestReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     chunks_unchanged: int = 0
+    chunks_embedded: int = 0  # chunks written that needed the model
+    chunks_reused: int = 0  # chunks written whose text was already embedded (the embedding cache)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     seconds: float = 0.0
 
@@ -130,10 +134,14 @@ def ingest(paths: list[Path], settings: Settings, store=None, keyword_index=None
     total = len(todo)
     if progress:
         progress(0, total)
-    for i in range(0, total, BATCH):
-        store.add(todo[i:i + BATCH])
+    step = settings.ingest_batch
+    for i in range(0, total, step):
+        batch = todo[i:i + step]
+        embedded = store.add(batch)
+        report.chunks_embedded += embedded
+        report.chunks_reused += len(batch) - embedded
         if progress:
-            progress(min(i + BATCH, total), total)
+            progress(min(i + step, total), total)
     stale = [i for i in stored if i not in wanted]
     store.delete(stale)
     report.chunks_removed += len(stale)

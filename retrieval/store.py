@@ -19,6 +19,13 @@ from retrieval.types import Chunk, Passage
 MANIFEST = "index.json"
 
 
+def text_hash(text: str) -> str:
+    """The embedding cache's key: what is embedded is exactly the chunk's text."""
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
 @dataclass
 class StoredChunk:
     id: str
@@ -123,16 +130,42 @@ class Store:
                 for row_id, meta_doc in ((r[0], r[1:]) for r in self._iter_rows(["metadatas", "documents"]))
                 for m, doc in [meta_doc]]
 
-    def add(self, chunks: list[Chunk]) -> None:
-        """Embed and upsert one batch of chunks (LangChain computes the embeddings)."""
+    def add(self, chunks: list[Chunk]) -> int:
+        """Upsert one batch of chunks; returns how many texts had to be embedded.
+
+        Embeddings are cached by content: a text already stored under any id (same
+        ``text_hash``) reuses its vector, and a text repeated within the batch is embedded once.
+        """
         if not chunks:
-            return
-        self.vectorstore.add_texts(
-            texts=[c.text for c in chunks],
-            metadatas=[{"source": c.source, "title": c.title, "start": c.start, "end": c.end,
-                        "doc_hash": c.doc_hash} for c in chunks],
-            ids=[c.id for c in chunks],
-        )
+            return 0
+        hashes = [text_hash(c.text) for c in chunks]
+        vectors = self.embeddings_by_hash(sorted(set(hashes)))
+        text_of = dict(zip(hashes, (c.text for c in chunks)))
+        todo = [h for h in text_of if h not in vectors]
+        if todo:
+            vectors.update(zip(todo, self.embeddings.embed_documents([text_of[h] for h in todo])))
+        try:
+            self.collection.upsert(
+                ids=[c.id for c in chunks], documents=[c.text for c in chunks],
+                embeddings=[list(map(float, vectors[h])) for h in hashes],
+                metadatas=[{"source": c.source, "title": c.title, "start": c.start, "end": c.end,
+                            "doc_hash": c.doc_hash, "text_hash": h} for c, h in zip(chunks, hashes)])
+        except Exception as exc:
+            raise self._error("write", exc) from exc
+        return len(todo)
+
+    def embeddings_by_hash(self, hashes: list[str]) -> dict[str, list[float]]:
+        """text hash -> stored vector, for the hashes some row already holds."""
+        out: dict[str, list[float]] = {}
+        for i in range(0, len(hashes), 500):
+            try:
+                got = self.collection.get(where={"text_hash": {"$in": hashes[i:i + 500]}},
+                                          include=["metadatas", "embeddings"])
+            except Exception as exc:
+                raise self._error("read", exc) from exc
+            for meta, vec in zip(got["metadatas"], got["embeddings"]):
+                out.setdefault(meta["text_hash"], vec)
+        return out
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)

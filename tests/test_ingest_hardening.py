@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import ingest as ingest_mod
 from retrieval.config import Settings
 from retrieval.ingest import ingest
+
+BATCH = 64  # NEWSDESK_INGEST_BATCH for the ingest processes killed below: several batches per corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -246,7 +247,7 @@ SCENARIOS = {  # name -> (corpus version before the crash (None: empty home), ve
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_a_crash_at_any_store_write_is_repaired_by_the_next_run(scenario, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_mod, "BATCH", 3)  # documents straddle batches, as large ones do
+    monkeypatch.setenv("NEWSDESK_INGEST_BATCH", "3")  # documents straddle batches, as large ones do
     before, version, rebuild = SCENARIOS[scenario]
     corpus = tmp_path / "corpus"
     _corpus(corpus, version)
@@ -344,9 +345,9 @@ def _start_and_kill(args, env, cwd, rng, after_batches: bool) -> str:
         pick = rng.random()
         while proc.poll() is None and reader.total <= 0 and time.monotonic() - started < 120:
             time.sleep(0.005)
-        batches = -(-reader.total // ingest_mod.BATCH) if reader.total > 0 else 1
+        batches = -(-reader.total // BATCH) if reader.total > 0 else 1
         # a boundary between two batches when there is one (a document may straddle it)
-        target = min(reader.total, (1 + int(pick * max(1, batches - 1))) * ingest_mod.BATCH)
+        target = min(reader.total, (1 + int(pick * max(1, batches - 1))) * BATCH)
         while proc.poll() is None and reader.done < target and time.monotonic() - started < 120:
             time.sleep(0.005)
         delay = rng.uniform(0.0, 0.4)
@@ -396,7 +397,7 @@ def test_sigkilled_cli_ingest_always_recovers_to_a_clean_index(tmp_path, monkeyp
                 continue  # a few removed, a few added, a third edited in each later version
             (corpus / f"extra_{n:02d}.txt").write_text(article(n, version if n % 3 == 0 else 0))
 
-    base_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    base_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "NEWSDESK_INGEST_BATCH": str(BATCH)}
     for name in ("NEWSDESK_CHROMA_URL", "NEWSDESK_COLLECTION", "NEWSDESK_EMBED_MODEL", "NEWSDESK_MAX_FILE_MB"):
         base_env.pop(name, None)
         monkeypatch.delenv(name, raising=False)
@@ -428,7 +429,7 @@ def test_sigkilled_cli_ingest_always_recovers_to_a_clean_index(tmp_path, monkeyp
     assert again.returncode == 0 and " 0 added, 0 removed" in " ".join(again.stdout.split()), again.stdout
 
     got, want = _chroma_rows(home), _chroma_rows(clean_home)
-    assert len(want) > ingest_mod.BATCH  # several batches
+    assert len(want) > BATCH  # several batches
     assert set(got) == set(want), kills  # no chunk missing, none left over, no duplicates
     for i in want:
         assert got[i][:2] == want[i][:2], (i, kills)  # same text, source, title, offsets, document hash
