@@ -236,8 +236,9 @@ class ExtractiveAnswerer:
         if info.focus and info.qtype != NUMBER:
             # "Which party ...", "the name of the Brazilian president": the answering sentence must
             # speak of that role or body, not merely of the same people.
+            # "The Brazilian president": Brazil must be named next to the role, not just nearby.
             about = [s for s in sents[:SOFT_TOP] if (info.qtype not in REQUIRED or s.cands)
-                     and self._mentions(s.text, info.focus)]
+                     and self._mentions(s.text, info.focus) and _qualified(s.text, info.focus, info.qualifiers)]
             if not about:
                 return Draft(abstained=True, notes=[f"nothing in the evidence about the {info.focus} asked for"])
             if about[0] is not best:
@@ -335,9 +336,12 @@ class ExtractiveAnswerer:
         type_ok = 1.0 if (info.qtype not in REQUIRED or s.cands) else 0.0
         s.score = 0.45 * s.dense + W_SENTENCE * sent_cov + (0.5 - W_SENTENCE) * s.coverage + 0.1 * type_ok + 0.05 / (1 + s.rank)
 
-    def _counts_focus(self, sentence: str, c: Candidate, focus: str) -> bool:
-        """Does the number in ``c`` count the thing asked about (the next few words name it)?"""
+    def _counts_focus(self, sentence: str, c: Candidate, focus: str, before: bool = False) -> bool:
+        """Does the number in ``c`` count the thing asked about (the next few words name it)? With
+        ``before``, a role just ahead of a name counts too: "Mexico's new president Andres ..."."""
         following = words_of(sentence[c.start:c.end + 40])[:6]
+        if before:
+            following = words_of(sentence[max(0, c.start - 40):c.start])[-4:] + following
         words = [w for w in following if w not in QUERY_STOPWORDS and not w.isdigit()]
         if set(terms(focus)) & set(terms(" ".join(words))):
             return True
@@ -358,7 +362,7 @@ class ExtractiveAnswerer:
         cands = [c for c in candidates(sentence, qtype)
                  if not (set(terms(c.text)) and set(terms(c.text)) <= qstems)]
         if info.focus:
-            cands = [c for c in cands if self._counts_focus(sentence, c, info.focus)]
+            cands = [c for c in cands if self._counts_focus(sentence, c, info.focus, before=qtype != NUMBER)]
         if qtype == AGE and re.search(r"\b(?:old|age of)\s+(?:is|was|were|are)?\s*[A-ZÁÉÍÓÚÑ]", info.text):
             # "How old is Maduro?" names whose age is asked: the age must be next to that name
             cands = [c for c in cands if self._age_of_asked(sentence, c, qstems)]
@@ -396,6 +400,26 @@ class ExtractiveAnswerer:
         template = "The articles disagree: " + " ".join(f"{{{i}}}" for i in range(len(parts)))
         return Draft(abstained=False, short_answer=short, parts=parts, template=template,
                      notes=["sources disagree"])
+
+
+QUALIFIER_SPAN = 3  # content words from a qualifier to the role it narrows: "Mexico's new leftist president"
+
+
+def _qualified(text: str, role: str, qualifiers: tuple[str, ...]) -> bool:
+    """Each qualifier, or a word sharing its first five letters (Brazil for Brazilian), stands
+    within a few words of the role in ``text`` ("Brazilian President X", "the president of
+    Brazil"); when ``text`` names the role only by a synonym, anywhere in it will do."""
+    if not qualifiers:
+        return True
+    words = [w for w in words_of(text) if len(w) > 1 and w not in QUERY_STOPWORDS]  # "Mexico's new president": 2 apart
+    stem = terms(role)[:1]
+    at_role = [i for i, w in enumerate(words) if terms(w)[:1] == stem]
+
+    def near(q: str) -> bool:
+        at_q = [i for i, w in enumerate(words) if len(w) >= 4 and w[:5] == q[:5]]
+        return any(abs(i - j) <= QUALIFIER_SPAN for i in at_q for j in at_role) if at_role else bool(at_q)
+
+    return all(near(q) for q in qualifiers)
 
 
 def _words(text: str) -> int:

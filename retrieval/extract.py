@@ -58,6 +58,7 @@ class QuestionInfo:
     text: str
     qtype: str
     focus: str | None = None  # what is counted: "people" in "how many people ..."
+    qualifiers: tuple[str, ...] = ()  # proper words narrowing the focus: "Brazilian" in "the Brazilian president"
 
 
 def classify(question: str) -> QuestionInfo:
@@ -69,8 +70,21 @@ def classify(question: str) -> QuestionInfo:
                 m = re.search(r"\bhow (?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)", q)
                 if m and m.group(1) not in {"of", "did", "do", "does", "were", "was", "is", "are", "have", "has"}:
                     focus = m.group(1)
-            return QuestionInfo(question, qtype, focus)
+            return QuestionInfo(question, qtype, focus, _qualifiers(question) if focus and qtype in (PERSON, ENTITY)
+                                else ())
     return QuestionInfo(question, OTHER, _role(q, OTHER))
+
+
+def _qualifiers(question: str) -> tuple[str, ...]:
+    """Capitalised words between the question word and the role: "Which *Brazilian* president",
+    "the name of *Venezuela's* foreign minister" (folded, possessive dropped, 4+ letters)."""
+    m = ROLE_RE.search(question.lower())
+    if not m:
+        return ()
+    span = question[m.start():m.start(1)]
+    words = re.findall(r"(?<!^)(?<=\s)[A-ZÁÉÍÓÚÑ][\w’'-]*", span)
+    out = [re.sub(r"['’]s$", "", w.lower()) for w in words]
+    return tuple(w for w in out if len(w) >= 4 and w.isalpha())
 
 
 def _role(q: str, qtype: str) -> str | None:

@@ -9,6 +9,7 @@ Union leader Tomas Berg addressed the crowd outside the harbour office.
 The port authority said it would “review every option” before the next meeting.
 Mayor Ana Ortiz asked both sides to “resume talks” in the interest of the city.
 Shipping companies have diverted 40 vessels to other ports since the strike began.
+Norwegian transport minister Eva Lund called the dispute “a national problem.”
 Berg, who was reelected as union leader in March, has led two earlier strikes.
 """
 
@@ -22,6 +23,7 @@ WEATHER = """Storm closes mountain roads
 
 A spring storm closed three mountain roads near the town of Sella on Tuesday.
 Snow ploughs cleared the main pass by the evening, the regional office said.
+The regional road secretary Ivo Marsh said the pass would stay open.
 Forecasters expect warmer weather later in the week.
 """
 
@@ -84,3 +86,19 @@ def test_hyphenated_prefixes_are_one_word():
     from retrieval.search import terms
 
     assert terms("re-elected") == terms("reelected") and terms("co-operate") == terms("cooperate")
+
+
+@pytest.mark.slow
+def test_a_proper_qualifier_of_the_role_must_be_in_the_evidence(ask):
+    a = ask("What is the name of the Norwegian transport minister?")
+    assert not a.abstained and "Eva Lund" in (a.short_answer or "") + a.answer
+    # the articles name a transport minister, but not a Danish one
+    a = ask("What is the name of the Danish transport minister?")
+    assert a.abstained, a.answer
+
+
+@pytest.mark.slow
+def test_a_role_written_before_a_name_counts(ask):
+    # "the road secretary Ivo Marsh said": the role precedes the name, in lower case
+    a = ask("What is the name of the road secretary?")
+    assert not a.abstained and "Ivo Marsh" in (a.short_answer or "") + a.answer, a.answer
