@@ -598,7 +598,8 @@ def w_naive_query(a: dict) -> None:
         from langchain_openai import ChatOpenAI
 
         llm = ChatOpenAI(model=a["model"], base_url=a["base_url"], api_key="local", temperature=0,
-                         timeout=settings.llm_timeout, max_retries=0, max_tokens=250)
+                         timeout=settings.llm_timeout, max_retries=0, max_tokens=250,
+                         extra_body={"max_tokens": 250})  # the server reads only max_tokens (see models._openai)
     embeddings = HuggingFaceEmbeddings(model_name=str(embedding_model_path(settings.embed_model)),
                                        model_kwargs={"device": "cpu"})
     corpus, work = Path(a["corpus"]), Path(a["work"])

@@ -127,8 +127,13 @@ def _openai(settings: Settings) -> Generator:
         raise ConfigError("NEWSDESK_LLM=openai needs OPENAI_API_KEY (any non-empty value for a local "
                           "server) and, for a non-OpenAI server, OPENAI_BASE_URL=http://host:port/v1.")
     mod = _require("langchain_openai", "openai")
+    # langchain-openai sends the cap as max_completion_tokens, which llama-cpp-python's server
+    # ignores (abetlen/llama-cpp-python#1907), generating to the end of its context; a server
+    # other than OpenAI's also gets the older max_tokens field.
+    extra = {"extra_body": {"max_tokens": LLM_MAX_TOKENS}} if base_url else {}
     model = mod.ChatOpenAI(model=env("NEWSDESK_OPENAI_MODEL"), base_url=base_url or None, api_key=key,
-                           temperature=0, timeout=settings.llm_timeout, max_retries=0, max_tokens=LLM_MAX_TOKENS)
+                           temperature=0, timeout=settings.llm_timeout, max_retries=0, max_tokens=LLM_MAX_TOKENS,
+                           **extra)
     where = base_url or "api.openai.com"
     return LangChainChatGenerator("openai", model, f"Check that the server at {where} is running and "
                                   "that OPENAI_BASE_URL, OPENAI_API_KEY and NEWSDESK_OPENAI_MODEL are right.")
@@ -138,7 +143,7 @@ def _ollama(settings: Settings) -> Generator:
     mod = _require("langchain_ollama", "ollama")
     url = env("OLLAMA_BASE_URL")
     model = mod.ChatOllama(model=env("NEWSDESK_OLLAMA_MODEL"), base_url=url, temperature=0,
-                           client_kwargs={"timeout": settings.llm_timeout})
+                           num_predict=LLM_MAX_TOKENS, client_kwargs={"timeout": settings.llm_timeout})
     return LangChainChatGenerator("ollama", model, f"Check that Ollama runs at {url} (OLLAMA_BASE_URL) "
                                   "and has pulled NEWSDESK_OLLAMA_MODEL.")
 

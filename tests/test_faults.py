@@ -14,7 +14,7 @@ QUESTION = "How many hours were U.S. diplomats given to leave Venezuela?"
 
 class BadLLM:
     def __init__(self, mode: str):
-        self.mode, self.calls = mode, 0
+        self.mode, self.calls, self.bodies = mode, 0, []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,7 +23,7 @@ class BadLLM:
 
             def do_POST(self):
                 outer.calls += 1
-                self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.bodies.append(json.loads(self.rfile.read(int(self.headers.get("content-length", 0)))))
                 if outer.mode == "hang":
                     time.sleep(30)
                     return
@@ -73,6 +73,10 @@ def test_llm_faults_fall_back_to_the_verified_answer(indexed_home, monkeypatch, 
     finally:
         llm.close()
     assert llm.calls >= 1
+    # the reply is capped under both names: llama-cpp-python's server reads only max_tokens
+    from retrieval.models import LLM_MAX_TOKENS
+
+    assert all(b.get("max_tokens") == b.get("max_completion_tokens") == LLM_MAX_TOKENS for b in llm.bodies)
     assert not ans.abstained and "72 hours" in ans.answer and "Brazil" not in ans.answer and "48" not in ans.answer
     assert any(note in n for n in ans.notes), ans.notes
     for c in ans.citations:
