@@ -896,6 +896,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-llm", action="store_true", help="skip the parts that need the local LLM server "
                                                            "(newsdesk openai backend and the naive chain)")
     p.add_argument("--skip-scaling", action="store_true", help="skip the synthetic corpora (throughput and scaling)")
+    p.add_argument("--carry-scaling", action="store_true",
+                   help="with --skip-scaling: keep the throughput and scaling sections of the results.json already "
+                        "in OUT (marked with that run's start time), so a rerun of the other sections does not "
+                        "lose hours of ingest figures")
     p.add_argument("--max-minutes", type=float, help="skip scaling sizes whose estimated ingest would end past "
                                                      "this many minutes from the start (default: no limit)")
     p.add_argument("--gold", type=Path, default=ROOT / "evals" / "gold.jsonl")
@@ -938,6 +942,9 @@ def main(argv: list[str] | None = None) -> int:
                               "gold_questions": len(gold), "corpus": str(args.corpus), "seed": args.seed,
                               "max_minutes": args.max_minutes, "block": args.block},
                      "machine": machine_info(), "steps_s": {}}
+
+    if args.carry_scaling:
+        carry_scaling(results, args.out / "results.json", args.skip_scaling)
 
     def save() -> None:
         results["bar"] = check_bar(results)
@@ -1009,6 +1016,32 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if missed and args.strict else 0
 
 
+CARRIED = ("throughput", "scaling")
+
+
+def carry_scaling(results: dict, previous: Path, skip_scaling: bool) -> None:
+    """Copy the throughput and scaling sections (and their step times and errors) of an earlier
+    run into ``results``, noting where they came from; --skip-scaling is required so no section
+    is ever half old and half new."""
+    if not skip_scaling:
+        raise SystemExit("--carry-scaling needs --skip-scaling (it keeps the sections this run skips).")
+    try:
+        old = json.loads(previous.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--carry-scaling: cannot read {previous} ({exc}).") from None
+    kept = [name for name in CARRIED if name in old]
+    if not kept:
+        raise SystemExit(f"--carry-scaling: {previous} has no throughput or scaling section to keep.")
+    for name in kept:
+        results[name] = old[name]
+        if name in old.get("steps_s", {}):
+            results["steps_s"][name] = old["steps_s"][name]
+        if name in old.get("errors", {}):
+            results.setdefault("errors", {})[name] = old["errors"][name]
+    results["carried_over"] = {"sections": kept, "from_run_started_at": old.get("started_at"),
+                               "from_run_args": old.get("args"), "from_run_machine": old.get("machine")}
+
+
 def _section(log, results: dict, name: str):
     """Run one section; if it fails, record the error and carry on with the next."""
     from contextlib import contextmanager
@@ -1044,7 +1077,8 @@ def latency_section(log, results: dict, home: Path, gold: list[dict], work: Path
             server = stack.enter_context(LlamaServer(threads))
             lat["llm"] = {"server": "python -m llama_cpp.server (llama-cpp-python)", "model": server.model_path.name,
                           "n_threads": threads, "n_ctx": 4096,
-                          "client": "langchain_openai.ChatOpenAI(temperature=0, max_tokens=250, max_retries=0)"}
+                          "client": "langchain_openai.ChatOpenAI(temperature=0, max_tokens=250, max_retries=0, "
+                                    "extra_body={'max_tokens': 250})"}
             log.step(f"LLM server up: {server.model_path.name}, {threads} threads, on 127.0.0.1")
             specs["newsdesk_openai"] = ("query", {}, _base_env(
                 home, NEWSDESK_LLM="openai", OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="local",
@@ -1230,6 +1264,10 @@ SYSTEMS = (("newsdesk_extractive", "newsdesk extractive"), ("newsdesk_openai", "
 def print_table(console, results: dict) -> None:
     from rich.table import Table
 
+    carried = results.get("carried_over")
+    if carried:
+        console.print(f"Sections {', '.join(carried['sections'])} carried over from the run started "
+                      f"{carried.get('from_run_started_at')} (--carry-scaling).")
     tp = results.get("throughput")
     if tp and tp.get("newsdesk"):
         t = Table(title=f"Ingest throughput: {tp['chunks']:,} newsdesk chunks, {tp['files']:,} files, "

@@ -199,6 +199,13 @@ def render(results: dict) -> str:
              f"load average at start {esc(fmt((m.get('load_avg_start') or [None])[0], 2))}, end "
              f"{esc(fmt((m.get('load_avg_end') or [None])[0], 2))}</p>"]
 
+    carried = results.get("carried_over")
+    if carried:
+        cm = carried.get("from_run_machine") or {}
+        parts.append(f"<p class='meta'>Sections {esc(', '.join(carried.get('sections', [])))} were measured by an "
+                     f"earlier run started {esc(carried.get('from_run_started_at', '?'))} (commit "
+                     f"{esc(str(cm.get('git_commit', ''))[:10])}) and carried over with --carry-scaling.</p>")
+
     # the bar
     rows = [[esc(c["id"]), esc(c["what"]), esc(fmt(c["value"], 3)), esc(f"{c['op']} {c['threshold']}"),
              _mark(c["pass"]), esc(c["detail"])] for c in results.get("bar", [])]

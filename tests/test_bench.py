@@ -213,3 +213,20 @@ def test_one_real_measurement_through_the_workers(tmp_path):
     figures = bench._eval_figures(gold, outs["q"], ROOT / "corpus")
     assert figures["all"]["citation_validity"] == 1.0
     json.dumps(summary)  # results must serialise
+
+
+def test_carry_scaling_keeps_an_earlier_runs_ingest_sections(tmp_path):
+    previous = tmp_path / "results.json"
+    previous.write_text(json.dumps({"started_at": "2026-01-01T00:00:00", "steps_s": {"throughput": 9.0},
+                                    "throughput": {"chunks": 3}, "scaling": [{"chunks": 1}],
+                                    "latency": {"old": True}, "machine": {"git_commit": "abc"}}))
+    results = {"steps_s": {}}
+    bench.carry_scaling(results, previous, skip_scaling=True)
+    assert results["throughput"] == {"chunks": 3} and results["scaling"] == [{"chunks": 1}]
+    assert "latency" not in results and results["steps_s"] == {"throughput": 9.0}
+    assert results["carried_over"]["from_run_started_at"] == "2026-01-01T00:00:00"
+    assert "carried over" in render({**results, "bar": []})
+    with pytest.raises(SystemExit, match="needs --skip-scaling"):
+        bench.carry_scaling({"steps_s": {}}, previous, skip_scaling=False)
+    with pytest.raises(SystemExit, match="cannot read"):
+        bench.carry_scaling({"steps_s": {}}, tmp_path / "missing.json", skip_scaling=True)
