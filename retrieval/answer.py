@@ -33,6 +33,7 @@ QUOTED_RE = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
 REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the evidence ("which groups" need not be a name)
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
 W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
+QUALIFIER_SPAN = 3  # content words from a qualifier to the role after it: "Mexico's new leftist president"
 SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 EVIDENCE = 6  # sentences an LLM backend may phrase its answer from
 # Words that ask about reporting rather than content ("according to the article, who said ...").
@@ -231,6 +232,12 @@ class ExtractiveAnswerer:
             typed = [s for s in sents if s.cands]
             if not typed:
                 return Draft(abstained=True, notes=[f"no {info.qtype} in the evidence"])
+            if info.subset:
+                # "How many of the people killed were soldiers?": a count of all the dead is no answer.
+                subset = [w for w in words_of(info.subset) if w not in QUERY_STOPWORDS and len(w) > 2]
+                typed = [s for s in typed if all(self._mentions(s.text, w) for w in subset)]
+                if not typed:
+                    return Draft(abstained=True, notes=[f"no count of those who were {info.subset}"])
             best = typed[0]
             sents = typed + [s for s in sents if not s.cands]
         if info.focus and info.qtype != NUMBER:
@@ -238,7 +245,7 @@ class ExtractiveAnswerer:
             # speak of that role or body, not merely of the same people.
             # "The Brazilian president": Brazil must be named next to the role, not just nearby.
             about = [s for s in sents[:SOFT_TOP] if (info.qtype not in REQUIRED or s.cands)
-                     and self._mentions(s.text, info.focus) and _qualified(s.text, info.focus, info.qualifiers)]
+                     and self._mentions(s.text, info.focus) and self._qualified(s.text, info.focus, info.qualifiers)]
             if not about:
                 return Draft(abstained=True, notes=[f"nothing in the evidence about the {info.focus} asked for"])
             if about[0] is not best:
@@ -330,6 +337,23 @@ class ExtractiveAnswerer:
         words = sorted({w for w in words_of(text) if w not in QUERY_STOPWORDS and len(w) > 2})
         return self.words.credit(word, words) >= 0.5
 
+    def _qualified(self, text: str, role: str, qualifiers: tuple[str, ...]) -> bool:
+        """Each qualifier, or a word sharing its first five letters (Brazil for Brazilian), narrows
+        the role in ``text``: up to QUALIFIER_SPAN content words before it ("Mexico's new leftist
+        president") or right after it ("the president of Brazil"). The role may be named by a synonym."""
+        if not qualifiers:
+            return True
+        words = [w for w in words_of(text) if len(w) > 1 and w not in QUERY_STOPWORDS]
+        stem = terms(role)[:1]
+        at_role = [i for i, w in enumerate(words) if terms(w)[:1] == stem or (
+            len(w) > 2 and self.words.credit(role, [w]) >= 0.5)]
+
+        def narrows(q: str) -> bool:
+            at_q = [j for j, w in enumerate(words) if len(w) >= 4 and w[:5] == q[:5]]
+            return any(0 < i - j <= QUALIFIER_SPAN or j - i == 1 for j in at_q for i in at_role)
+
+        return all(narrows(q) for q in qualifiers)
+
     def _score(self, s: Sentence, qterms, info: QuestionInfo, soft: bool) -> None:
         sent_cov, _ = self._coverage(qterms, s.context or s.text, soft)
         s.coverage, s.missing = self._coverage(qterms, s.window, soft)
@@ -400,26 +424,6 @@ class ExtractiveAnswerer:
         template = "The articles disagree: " + " ".join(f"{{{i}}}" for i in range(len(parts)))
         return Draft(abstained=False, short_answer=short, parts=parts, template=template,
                      notes=["sources disagree"])
-
-
-QUALIFIER_SPAN = 3  # content words from a qualifier to the role it narrows: "Mexico's new leftist president"
-
-
-def _qualified(text: str, role: str, qualifiers: tuple[str, ...]) -> bool:
-    """Each qualifier, or a word sharing its first five letters (Brazil for Brazilian), stands
-    within a few words of the role in ``text`` ("Brazilian President X", "the president of
-    Brazil"); when ``text`` names the role only by a synonym, anywhere in it will do."""
-    if not qualifiers:
-        return True
-    words = [w for w in words_of(text) if len(w) > 1 and w not in QUERY_STOPWORDS]  # "Mexico's new president": 2 apart
-    stem = terms(role)[:1]
-    at_role = [i for i, w in enumerate(words) if terms(w)[:1] == stem]
-
-    def near(q: str) -> bool:
-        at_q = [i for i, w in enumerate(words) if len(w) >= 4 and w[:5] == q[:5]]
-        return any(abs(i - j) <= QUALIFIER_SPAN for i in at_q for j in at_role) if at_role else bool(at_q)
-
-    return all(near(q) for q in qualifiers)
 
 
 def _words(text: str) -> int:

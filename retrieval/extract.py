@@ -31,6 +31,7 @@ NUM = rf"(?:\d[\d,]*(?:\.\d+)?%?|{NUMBER_WORDS})(?:\s+(?:million|billion|thousan
 RE_DURATION = re.compile(rf"\b{NUM}[\s-]+{TIME_UNITS}\b", re.IGNORECASE)
 RE_NUMBER = re.compile(rf"(?:\b(?:more than|over|at least|nearly|about|some|almost|up to)\s+)?\b{NUM}\b(?:\s+(?:of\s+)?[a-z]+)?",
                        re.IGNORECASE)
+AGE_APPOSITION = re.compile(r"[A-ZÁÉÍÓÚÑ][\w’'.-]*, $")  # "Guaidó, " before "35,"
 RE_AGE = re.compile(r"\b(\d{1,3})-year-old\b|(?<=, )(\d{1,3})(?=,)|\baged (\d{1,3})\b|\bage of (\d{1,3})\b")
 MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
           "Jan\\.|Feb\\.|Mar\\.|Apr\\.|Jun\\.|Jul\\.|Aug\\.|Sep\\.|Sept\\.|Oct\\.|Nov\\.|Dec\\.")
@@ -50,6 +51,13 @@ ROLES = ("president|minister|secretary|spokesman|spokeswoman|ambassador|governor
          "commander|chief|party|company|firm|newspaper|network|agency|ministry|university|school|team|union|"
          "profession|occupation|job|career|salary|religion")
 ATTRIBUTES = {"profession", "occupation", "job", "career", "salary", "religion"}
+# "How many of the people killed were members of the security forces?": a count of that subset
+PARTITIVE_RE = re.compile(r"\bhow many of (?:the|these|those|them)\b.*?\b(?:were|was|are|is|have been|had been)\s+"
+                          r"([^?]+)")
+# "What kind of meeting did ...": the noun is the answer's head (one word before the verb; in
+# "what kind of hired security personnel ..." the head is not known, so there is no focus)
+KIND_RE = re.compile(r"\b(?:what|which)\s+(?:kind|kinds|type|types|sort|sorts|form|forms)\s+of\s+([a-z][\w-]*)\s+"
+                     r"(?:did|does|do|was|were|is|are|has|have|had|will|would|could|can|should|might)\b")
 ROLE_RE = re.compile(rf"\b(?:which|what|whose|name of(?: the)?)\s+(?:[\w'’-]+\s+){{0,3}}?({ROLES})\b")
 
 
@@ -59,6 +67,7 @@ class QuestionInfo:
     qtype: str
     focus: str | None = None  # what is counted: "people" in "how many people ..."
     qualifiers: tuple[str, ...] = ()  # proper words narrowing the focus: "Brazilian" in "the Brazilian president"
+    subset: str = ""  # "How many of the people killed were *members of the security forces*?"
 
 
 def classify(question: str) -> QuestionInfo:
@@ -70,9 +79,11 @@ def classify(question: str) -> QuestionInfo:
                 m = re.search(r"\bhow (?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)", q)
                 if m and m.group(1) not in {"of", "did", "do", "does", "were", "was", "is", "are", "have", "has"}:
                     focus = m.group(1)
+            part = PARTITIVE_RE.search(q) if qtype == NUMBER else None
             return QuestionInfo(question, qtype, focus, _qualifiers(question) if focus and qtype in (PERSON, ENTITY)
-                                else ())
-    return QuestionInfo(question, OTHER, _role(q, OTHER))
+                                else (), part.group(1).strip() if part else "")
+    kind = KIND_RE.search(q)  # "What kind of meeting ...": the answer is a meeting
+    return QuestionInfo(question, OTHER, _role(q, OTHER) or (kind.group(1) if kind else None))
 
 
 def _qualifiers(question: str) -> tuple[str, ...]:
@@ -119,8 +130,11 @@ def candidates(sentence: str, qtype: str) -> list[Candidate]:
         out = []
         for m in RE_NUMBER.finditer(sentence):
             text = m.group(0)
-            # Years and ages are not counts.
+            # Years and ages are not counts: "in 2019", "a 35-year-old", "Guaidó, 35, the leader".
             if re.fullmatch(r"(?:1[89]|20)\d\d", text.strip()) or re.search(r"-year-old", sentence[m.end():m.end() + 10]):
+                continue
+            if AGE_APPOSITION.search(sentence[:m.start()]) and re.fullmatch(r"\d{1,3}", text.strip()) \
+                    and sentence[m.end():m.end() + 1] == ",":
                 continue
             out.append(Candidate(text, m.start(), m.end()))
         return out

@@ -102,3 +102,12 @@ def test_a_role_written_before_a_name_counts(ask):
     # "the road secretary Ivo Marsh said": the role precedes the name, in lower case
     a = ask("What is the name of the road secretary?")
     assert not a.abstained and "Ivo Marsh" in (a.short_answer or "") + a.answer, a.answer
+
+
+@pytest.mark.slow
+def test_a_count_of_a_subset_needs_a_sentence_counting_that_subset(ask):
+    a = ask("How many vessels have shipping companies diverted?")
+    assert not a.abstained and "40" in (a.short_answer or ""), a.answer
+    # only the total is reported, not how many of them were tankers
+    a = ask("How many of the vessels diverted were oil tankers?")
+    assert a.abstained, a.answer

@@ -36,3 +36,20 @@ def test_candidate_offsets_slice_the_sentence():
     for qtype in (PERSON, PLACE, AGE, DATE):
         for c in candidates(s, qtype):
             assert s[c.start:c.end] == c.text
+
+
+def test_an_age_after_a_name_is_not_a_count():
+    found = [c.text for c in candidates("Guaidó, 35, the leader of the assembly, said 300 families had fled.", NUMBER)]
+    assert "35" not in found and any("300" in f for f in found)
+
+
+def test_kind_of_questions_narrow_to_their_noun():
+    assert classify("What kind of meeting did he call for?").focus == "meeting"
+    # the head noun is unknown when an adjective follows "of": no focus rather than a wrong one
+    assert classify("What kind of hired security staff arrived?").focus is None
+
+
+def test_partitive_count_questions_keep_the_subset():
+    assert classify("How many of the people killed were members of the security forces?").subset == \
+        "members of the security forces"
+    assert classify("How many people were killed?").subset == ""
