@@ -18,7 +18,7 @@ from typing import Sequence
 from retrieval.chunking import sentence_spans
 from retrieval.guard import is_instruction, neutralise_markers
 from retrieval.rewrite import BODY_WORDS, names
-from retrieval.extract import AGE, DATE, ENTITY, NUMBER, PERSON, TYPED, Candidate, QuestionInfo, candidates, classify
+from retrieval.extract import AGE, DATE, ENTITY, NUMBER, PERSON, TYPED, Candidate, QuestionInfo, attribution, candidates, classify
 from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms, words_of
 from retrieval.types import Answer, Citation, Passage
 
@@ -33,6 +33,12 @@ QUOTED_RE = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
 REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the evidence ("which groups" need not be a name)
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
 W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
+# Capitalised words after the first: "Chinese" in "What did the Chinese government say?"
+PROPER_RE = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]+(?:['’]s)?\b")
+CALENDAR_WORDS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+                  "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+                  "saturday", "sunday"}
+NAME_FORM_CREDIT = 0.7  # word-embedding credit for another form of a name (Spanish ~ Spain 0.75, ~ Russian 0.5)
 QUALIFIER_SPAN = 3  # content words from a qualifier to the role after it: "Mexico's new leftist president"
 SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 EVIDENCE = 6  # sentences an LLM backend may phrase its answer from
@@ -191,6 +197,9 @@ class ExtractiveAnswerer:
         if not passages:
             return Draft(abstained=True, notes=["no passages"])
         info = classify(question)
+        absent = self._unmentioned_name(question, passages)
+        if absent:
+            return Draft(abstained=True, notes=[f"no retrieved passage mentions {absent}"])
         qterms = self._question_terms(question, info.qtype)
         sents = sentences_of(passages)
         vecs = self.embeddings.embed_documents([s.text for s in sents])
@@ -337,6 +346,24 @@ class ExtractiveAnswerer:
         words = sorted({w for w in words_of(text) if w not in QUERY_STOPWORDS and len(w) > 2})
         return self.words.credit(word, words) >= 0.5
 
+    def _unmentioned_name(self, question: str, passages: Sequence[Passage]) -> str | None:
+        """A proper word of the question (capitalised, not first) that no retrieved passage
+        mentions, even as another form of it (China for Chinese, Spain for Spanish): the
+        articles cannot say what the Chinese government thought if none of them names China."""
+        proper = [fold(w).lower() for w in PROPER_RE.findall(question)]
+        proper = [w for w in proper if len(w) >= 4 and w not in QUERY_STOPWORDS and w not in QUESTION_WORDS
+                  and w not in CALENDAR_WORDS]  # "the January protests": a date, which articles write many ways
+        if not proper:
+            return None
+        text = " ".join(p.title + " " + p.text for p in passages)
+        have = {w for w in words_of(text) if len(w) >= 4}
+        prefixes = {w[:4] for w in have}
+        capital = sorted({fold(w).lower() for w in PROPER_RE.findall(text)} & have) or sorted(have)
+        for w in proper:
+            if w[:4] not in prefixes and self.words.credit(w, capital) < NAME_FORM_CREDIT:
+                return w
+        return None
+
     def _qualified(self, text: str, role: str, qualifiers: tuple[str, ...]) -> bool:
         """Each qualifier, or a word sharing its first five letters (Brazil for Brazilian), narrows
         the role in ``text``: up to QUALIFIER_SPAN content words before it ("Mexico's new leftist
@@ -355,7 +382,11 @@ class ExtractiveAnswerer:
         return all(narrows(q) for q in qualifiers)
 
     def _score(self, s: Sentence, qterms, info: QuestionInfo, soft: bool) -> None:
-        sent_cov, _ = self._coverage(qterms, s.context or s.text, soft)
+        # The speaker a question names counts for the sentence's neighbourhood, not the sentence:
+        # "According to Pompeo, ..." is answered by the quote after the line that names Pompeo.
+        spoken = set(terms(attribution(info.text)))
+        own = [t for t in qterms if t[0] not in spoken] or qterms
+        sent_cov, _ = self._coverage(own, s.context or s.text, soft)
         s.coverage, s.missing = self._coverage(qterms, s.window, soft)
         type_ok = 1.0 if (info.qtype not in REQUIRED or s.cands) else 0.0
         s.score = 0.45 * s.dense + W_SENTENCE * sent_cov + (0.5 - W_SENTENCE) * s.coverage + 0.1 * type_ok + 0.05 / (1 + s.rank)

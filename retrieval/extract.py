@@ -86,6 +86,16 @@ def classify(question: str) -> QuestionInfo:
     return QuestionInfo(question, OTHER, _role(q, OTHER) or (kind.group(1) if kind else None))
 
 
+ATTRIBUTION_RES = (re.compile(r"^\s*according to ([^,?]+),", re.IGNORECASE),
+                   re.compile(r"\bwhat did (.+?) (?:say|tell|claim|warn|announce|stress)\b", re.IGNORECASE))
+
+
+def attribution(question: str) -> str:
+    """Who the question says is speaking ("According to *Pompeo*, ...", "What did *the official*
+    say ..."): often named in a sentence next to the one that answers."""
+    return " ".join(m.group(1) for r in ATTRIBUTION_RES for m in [r.search(question)] if m)
+
+
 def _qualifiers(question: str) -> tuple[str, ...]:
     """Capitalised words between the question word and the role: "Which *Brazilian* president",
     "the name of *Venezuela's* foreign minister" (folded, possessive dropped, 4+ letters)."""

@@ -111,3 +111,20 @@ def test_a_count_of_a_subset_needs_a_sentence_counting_that_subset(ask):
     # only the total is reported, not how many of them were tankers
     a = ask("How many of the vessels diverted were oil tankers?")
     assert a.abstained, a.answer
+
+
+@pytest.mark.slow
+def test_a_name_no_passage_mentions_means_the_articles_do_not_say(ask):
+    a = ask("What did the German mayor say about the harbour strike?")
+    assert a.abstained and any("german" in n for n in a.notes), (a.answer, a.notes)
+    # a name the articles do use, and another form of one (Norway for Norwegian), passes the check
+    for q in ("What did the Norwegian transport minister call the dispute?",
+              "What did the transport minister of Norway call the dispute?"):
+        a = ask(q)
+        assert not any("no retrieved passage" in n for n in a.notes), (q, a.notes)
+
+
+@pytest.mark.slow
+def test_the_speaker_a_question_names_may_be_in_the_sentence_before_the_quote(ask):
+    a = ask("According to union leader Tomas Berg, when would the workers go back?")
+    assert not a.abstained and "contract is signed" in a.answer, a.answer
