@@ -30,10 +30,14 @@ YEAR_RE = re.compile(r"\b(?:1[89]|20)\d\d\b")
 ATTRIBUTION_RE = re.compile(r"\b(?:he|she)\s+(?:said|added|says|told|wrote|warned|continued|stated|insisted)\b"
                             r"|\b(?:said|added|says)\s+(?:he|she)\b", re.IGNORECASE)
 QUOTED_RE = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
+# "Which party ...": one body, answered by its name (unlike "which groups", "which allies")
+NAMED_BODIES = {"party", "company", "firm", "newspaper", "agency", "network", "university", "ministry", "school",
+                "team", "union"}
 REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the evidence ("which groups" need not be a name)
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
 W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
 # Capitalised words after the first: "Chinese" in "What did the Chinese government say?"
+NAME_SEQ_RE = re.compile(r"(?<=\s)(?:[A-ZÁÉÍÓÚÑ][\w’'-]*\s+)*[A-ZÁÉÍÓÚÑ][\w-]+")  # "Mayor Ana Ortiz"
 PROPER_RE = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]+(?:['’]s)?\b")
 CALENDAR_WORDS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
                   "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
@@ -253,8 +257,15 @@ class ExtractiveAnswerer:
             # "Which party ...", "the name of the Brazilian president": the answering sentence must
             # speak of that role or body, not merely of the same people.
             # "The Brazilian president": Brazil must be named next to the role, not just nearby.
-            about = [s for s in sents[:SOFT_TOP] if (info.qtype not in REQUIRED or s.cands)
-                     and self._mentions(s.text, info.focus) and self._qualified(s.text, info.focus, info.qualifiers)]
+            named = info.qtype in REQUIRED or (info.qtype == ENTITY and info.focus in NAMED_BODIES)
+            # "Which party does Juan Guaidó belong to?": a sentence about someone else's party is no answer.
+            # The last word of each name ("Ortiz" of "Mayor Ana Ortiz"), qualifiers aside.
+            subject = [w for w in (fold(x.split()[-1]).lower() for x in NAME_SEQ_RE.findall(info.text))
+                       if len(w) >= 4 and w not in CALENDAR_WORDS and w not in QUERY_STOPWORDS
+                       and not any(w[:5] == q[:5] for q in info.qualifiers)] if info.qtype in (PERSON, ENTITY) else []
+            about = [s for s in sents[:SOFT_TOP] if (not named or s.cands)
+                     and self._mentions(s.text, info.focus) and self._qualified(s.text, info.focus, info.qualifiers)
+                     and _names_all(s.context or s.text, subject)]
             if not about:
                 return Draft(abstained=True, notes=[f"nothing in the evidence about the {info.focus} asked for"])
             if about[0] is not best:
@@ -455,6 +466,12 @@ class ExtractiveAnswerer:
         template = "The articles disagree: " + " ".join(f"{{{i}}}" for i in range(len(parts)))
         return Draft(abstained=False, short_answer=short, parts=parts, template=template,
                      notes=["sources disagree"])
+
+
+def _names_all(text: str, words: list[str]) -> bool:
+    """Each of ``words`` (or a word sharing its first five letters) is in ``text``."""
+    have = {w[:5] for w in words_of(text)}
+    return all(w[:5] in have for w in words)
 
 
 def _words(text: str) -> int:

@@ -8,6 +8,7 @@ Union leader Tomas Berg addressed the crowd outside the harbour office.
 “We will not go back until the contract is signed,” he said.
 The port authority said it would “review every option” before the next meeting.
 Mayor Ana Ortiz asked both sides to “resume talks” in the interest of the city.
+Labour Party leader Nils Eide backed the mayor’s call on Tuesday.
 Shipping companies have diverted 40 vessels to other ports since the strike began.
 Norwegian transport minister Eva Lund called the dispute “a national problem.”
 Berg, who was reelected as union leader in March, has led two earlier strikes.
@@ -128,3 +129,10 @@ def test_a_name_no_passage_mentions_means_the_articles_do_not_say(ask):
 def test_the_speaker_a_question_names_may_be_in_the_sentence_before_the_quote(ask):
     a = ask("According to union leader Tomas Berg, when would the workers go back?")
     assert not a.abstained and "contract is signed" in a.answer, a.answer
+
+
+@pytest.mark.slow
+def test_a_role_question_about_a_named_person_needs_a_sentence_about_them(ask):
+    # the sentence after hers names a party leader, but Ana Ortiz's party is not in the articles
+    a = ask("Which party does Mayor Ana Ortiz belong to?")
+    assert a.abstained, a.answer
