@@ -260,9 +260,8 @@ class ExtractiveAnswerer:
             named = info.qtype in REQUIRED or (info.qtype == ENTITY and info.focus in NAMED_BODIES)
             # "Which party does Juan Guaidó belong to?": a sentence about someone else's party is no answer.
             # The last word of each name ("Ortiz" of "Mayor Ana Ortiz"), qualifiers aside.
-            subject = [w for w in (fold(x.split()[-1]).lower() for x in NAME_SEQ_RE.findall(info.text))
-                       if len(w) >= 4 and w not in CALENDAR_WORDS and w not in QUERY_STOPWORDS
-                       and not any(w[:5] == q[:5] for q in info.qualifiers)] if info.qtype in (PERSON, ENTITY) else []
+            subject = [w for w in _proper_words(x.split()[-1] for x in NAME_SEQ_RE.findall(info.text))
+                       if not any(w[:5] == q[:5] for q in info.qualifiers)] if info.qtype in (PERSON, ENTITY) else []
             about = [s for s in sents[:SOFT_TOP] if (not named or s.cands)
                      and self._mentions(s.text, info.focus) and self._qualified(s.text, info.focus, info.qualifiers)
                      and _names_all(s.context or s.text, subject)]
@@ -361,9 +360,7 @@ class ExtractiveAnswerer:
         """A proper word of the question (capitalised, not first) that no retrieved passage
         mentions, even as another form of it (China for Chinese, Spain for Spanish): the
         articles cannot say what the Chinese government thought if none of them names China."""
-        proper = [fold(w).lower() for w in PROPER_RE.findall(question)]
-        proper = [w for w in proper if len(w) >= 4 and w not in QUERY_STOPWORDS and w not in QUESTION_WORDS
-                  and w not in CALENDAR_WORDS]  # "the January protests": a date, which articles write many ways
+        proper = _proper_words(PROPER_RE.findall(question))
         if not proper:
             return None
         text = " ".join(p.title + " " + p.text for p in passages)
@@ -466,6 +463,14 @@ class ExtractiveAnswerer:
         template = "The articles disagree: " + " ".join(f"{{{i}}}" for i in range(len(parts)))
         return Draft(abstained=False, short_answer=short, parts=parts, template=template,
                      notes=["sources disagree"])
+
+
+def _proper_words(words) -> list[str]:
+    """Folded capitalised words worth checking: 4+ letters, not a stopword or question word, and
+    not a month or weekday ("the January protests": a date, which articles write many ways)."""
+    out = [fold(w).lower() for w in words]
+    return [w for w in out if len(w) >= 4 and w not in QUERY_STOPWORDS and w not in QUESTION_WORDS
+            and w not in CALENDAR_WORDS]
 
 
 def _names_all(text: str, words: list[str]) -> bool:
