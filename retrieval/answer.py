@@ -43,6 +43,9 @@ CALENDAR_WORDS = {"january", "february", "march", "april", "may", "june", "july"
                   "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
                   "saturday", "sunday"}
 NAME_FORM_CREDIT = 0.7  # word-embedding credit for another form of a name (Spanish ~ Spain 0.75, ~ Russian 0.5)
+# a quote attributed by a pronoun ("..., he added."): its speaker may be named paragraphs before
+PRONOUN_SAID = re.compile(r"\b(?:he|she|they)\s+(?:said|says|added|adds|told|warned|stressed|insisted)\b"
+                          r"|\b(?:said|added|told)\s+(?:he|she)\b", re.IGNORECASE)
 QUALIFIER_SPAN = 3  # content words from a qualifier to the role after it: "Mexico's new leftist president"
 SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 EVIDENCE = 6  # sentences an LLM backend may phrase its answer from
@@ -205,6 +208,11 @@ class ExtractiveAnswerer:
         if absent:
             return Draft(abstained=True, notes=[f"no retrieved passage mentions {absent}"])
         qterms = self._question_terms(question, info.qtype)
+        source = set(terms(attribution(question, (0,))))
+        if source:
+            # "According to the Chinese outlet's report": words naming a source no passage names
+            everywhere = set(terms(" ".join(p.text for p in passages)))
+            qterms = [t for t in qterms if t[0] not in source or t[0] in everywhere] or qterms
         sents = sentences_of(passages)
         vecs = self.embeddings.embed_documents([s.text for s in sents])
         import numpy as np
@@ -245,6 +253,12 @@ class ExtractiveAnswerer:
             typed = [s for s in sents if s.cands]
             if not typed:
                 return Draft(abstained=True, notes=[f"no {info.qtype} in the evidence"])
+            if info.counted:
+                # "How many people were injured?": a count of the people killed is no answer.
+                verb = terms(info.counted)[:1]
+                typed = [s for s in typed if not verb or verb[0] in set(terms(s.context or s.text))]
+                if not typed:
+                    return Draft(abstained=True, notes=[f"no count of what was {info.counted}"])
             if info.subset:
                 # "How many of the people killed were soldiers?": a count of all the dead is no answer.
                 subset = [w for w in words_of(info.subset) if w not in QUERY_STOPWORDS and len(w) > 2]
@@ -277,6 +291,11 @@ class ExtractiveAnswerer:
             return Draft(abstained=True, notes=[f"weak evidence (similarity {best.dense:.2f}, "
                                                 f"coverage {best.coverage:.2f}){missing}"])
 
+        speaker = _proper_words(PROPER_RE.findall(" " + attribution(question, (1,))))
+        around = " ".join(p.text for p in passages if p.source == best.source and p.start <= best.start < p.end)
+        if not _names_all(best.window + " " + around, speaker) and not PRONOUN_SAID.search(best.text):
+            # "What did Colombia's president say?": the answer must be near a mention of Colombia
+            return Draft(abstained=True, notes=[f"the evidence does not quote {attribution(question, (1,))}"])
         conflict = self._conflict(info, best, sents)
         if conflict:
             return conflict
@@ -360,7 +379,9 @@ class ExtractiveAnswerer:
         """A proper word of the question (capitalised, not first) that no retrieved passage
         mentions, even as another form of it (China for Chinese, Spain for Spanish): the
         articles cannot say what the Chinese government thought if none of them names China."""
-        proper = _proper_words(PROPER_RE.findall(question))
+        # "According to the Chinese outlet's report": who published it need not be in the text
+        source = set(_proper_words(PROPER_RE.findall(" " + attribution(question, (0,)))))
+        proper = [w for w in _proper_words(PROPER_RE.findall(question)) if w not in source]
         if not proper:
             return None
         text = " ".join(p.title + " " + p.text for p in passages)

@@ -56,6 +56,8 @@ PARTITIVE_RE = re.compile(r"\bhow many of (?:the|these|those|them)\b.*?\b(?:were
                           r"([^?]+)")
 # "What kind of meeting did ...": the noun is the answer's head (one word before the verb; in
 # "what kind of hired security personnel ..." the head is not known, so there is no focus)
+COUNTED_RE = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){1,3}?(?:were|was|have been|had been|are|is|got)\s+"
+                        r"([a-z]+(?:ed|en))\b")  # "How many people were injured?"
 KIND_RE = re.compile(r"\b(?:what|which)\s+(?:kind|kinds|type|types|sort|sorts|form|forms)\s+of\s+([a-z][\w-]*)\s+"
                      r"(?:did|does|do|was|were|is|are|has|have|had|will|would|could|can|should|might)\b")
 ROLE_RE = re.compile(rf"\b(?:which|what|whose|name of(?: the)?)\s+(?:[\w'’-]+\s+){{0,3}}?({ROLES})\b")
@@ -68,10 +70,16 @@ class QuestionInfo:
     focus: str | None = None  # what is counted: "people" in "how many people ..."
     qualifiers: tuple[str, ...] = ()  # proper words narrowing the focus: "Brazilian" in "the Brazilian president"
     subset: str = ""  # "How many of the people killed were *members of the security forces*?"
+    counted: str = ""  # what happened to what is counted: "How many people were *injured*?"
+
+
+# "When he told them to leave, what did Maduro say ...?": the question is the part after the comma
+LEADING_CLAUSE_RE = re.compile(r"^\s*(?:when|if|after|before|while|once|as)\b[^,?]*,\s*"
+                               r"(?=(?:what|who|whom|whose|which|where|when|how|why)\b)")
 
 
 def classify(question: str) -> QuestionInfo:
-    q = question.lower()
+    q = LEADING_CLAUSE_RE.sub("", question.lower(), count=1)
     for pattern, qtype in _Q_PATTERNS:
         if re.search(pattern, q):
             focus = _role(q, qtype)
@@ -81,7 +89,8 @@ def classify(question: str) -> QuestionInfo:
                     focus = m.group(1)
             part = PARTITIVE_RE.search(q) if qtype == NUMBER else None
             return QuestionInfo(question, qtype, focus, _qualifiers(question) if focus and qtype in (PERSON, ENTITY)
-                                else (), part.group(1).strip() if part else "")
+                                else (), part.group(1).strip() if part else "",
+                                next((m.group(1) for m in [COUNTED_RE.search(q)] if m and not part), ""))
     kind = KIND_RE.search(q)  # "What kind of meeting ...": the answer is a meeting
     return QuestionInfo(question, OTHER, _role(q, OTHER) or (kind.group(1) if kind else None))
 
@@ -90,10 +99,11 @@ ATTRIBUTION_RES = (re.compile(r"^\s*according to ([^,?]+),", re.IGNORECASE),
                    re.compile(r"\bwhat did (.+?) (?:say|tell|claim|warn|announce|stress)\b", re.IGNORECASE))
 
 
-def attribution(question: str) -> str:
+def attribution(question: str, which: tuple[int, ...] = (0, 1)) -> str:
     """Who the question says is speaking ("According to *Pompeo*, ...", "What did *the official*
-    say ..."): often named in a sentence next to the one that answers."""
-    return " ".join(m.group(1) for r in ATTRIBUTION_RES for m in [r.search(question)] if m)
+    say ..."): often named in a sentence next to the one that answers. ``which`` picks the
+    forms: 0 the source ("according to"), 1 the speaker ("what did X say")."""
+    return " ".join(m.group(1) for i in which for m in [ATTRIBUTION_RES[i].search(question)] if m)
 
 
 def _qualifiers(question: str) -> tuple[str, ...]:

@@ -136,3 +136,18 @@ def test_a_role_question_about_a_named_person_needs_a_sentence_about_them(ask):
     # the sentence after hers names a party leader, but Ana Ortiz's party is not in the articles
     a = ask("Which party does Mayor Ana Ortiz belong to?")
     assert a.abstained, a.answer
+
+
+@pytest.mark.slow
+def test_what_a_named_person_said_must_come_from_near_a_mention_of_them(ask):
+    # the mayor's call is in the articles, but not from Ivo Marsh, who is in another article
+    a = ask("What did the mayor ask both sides to do?")
+    assert not a.abstained and "resume talks" in a.answer, a.answer
+    a = ask("What did Ivo Marsh say the mayor asked both sides to do?")
+    assert a.abstained, a.answer
+
+
+@pytest.mark.slow
+def test_a_count_of_what_happened_needs_that_happening(ask):
+    a = ask("How many vessels were damaged during the strike?")
+    assert a.abstained, a.answer

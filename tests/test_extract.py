@@ -53,3 +53,13 @@ def test_partitive_count_questions_keep_the_subset():
     assert classify("How many of the people killed were members of the security forces?").subset == \
         "members of the security forces"
     assert classify("How many people were killed?").subset == ""
+
+
+def test_a_leading_when_clause_is_not_a_when_question():
+    assert classify("When he told them to leave, what did the mayor say the city had?").qtype == OTHER
+    assert classify("When did the strike begin?").qtype == DATE
+
+
+def test_count_questions_keep_what_happened_to_the_counted():
+    assert classify("How many people were injured in the unrest?").counted == "injured"
+    assert classify("How many vessels have shipping companies diverted?").counted == ""
