@@ -1038,8 +1038,11 @@ def carry_scaling(results: dict, previous: Path, skip_scaling: bool) -> None:
             results["steps_s"][name] = old["steps_s"][name]
         if name in old.get("errors", {}):
             results.setdefault("errors", {})[name] = old["errors"][name]
-    results["carried_over"] = {"sections": kept, "from_run_started_at": old.get("started_at"),
-                               "from_run_args": old.get("args"), "from_run_machine": old.get("machine")}
+    # sections the earlier run itself carried keep their first origin
+    origin = old.get("carried_over") or {"from_run_started_at": old.get("started_at"),
+                                         "from_run_args": old.get("args"), "from_run_machine": old.get("machine")}
+    results["carried_over"] = {"sections": kept, **{k: origin.get(k) for k in
+                                                    ("from_run_started_at", "from_run_args", "from_run_machine")}}
 
 
 def _section(log, results: dict, name: str):

@@ -226,6 +226,11 @@ def test_carry_scaling_keeps_an_earlier_runs_ingest_sections(tmp_path):
     assert "latency" not in results and results["steps_s"] == {"throughput": 9.0}
     assert results["carried_over"]["from_run_started_at"] == "2026-01-01T00:00:00"
     assert "carried over" in render({**results, "bar": []})
+    # carrying again from a file that itself carried keeps the first run's time
+    previous.write_text(json.dumps({**results, "started_at": "2026-02-02T00:00:00"}))
+    again = {"steps_s": {}}
+    bench.carry_scaling(again, previous, skip_scaling=True)
+    assert again["carried_over"]["from_run_started_at"] == "2026-01-01T00:00:00"
     with pytest.raises(SystemExit, match="needs --skip-scaling"):
         bench.carry_scaling({"steps_s": {}}, previous, skip_scaling=False)
     with pytest.raises(SystemExit, match="cannot read"):
