@@ -56,6 +56,7 @@ PARTITIVE_RE = re.compile(r"\bhow many of (?:the|these|those|them)\b.*?\b(?:were
                           r"([^?]+)")
 # "What kind of meeting did ...": the noun is the answer's head (one word before the verb; in
 # "what kind of hired security personnel ..." the head is not known, so there is no focus)
+LIVING_RE = re.compile(r"\bdo(?:es)?\b.*\bfor a living\b|\bwhat (?:is|was) (?:his|her|their) (?:job|work|trade)\b")
 COUNTED_RE = re.compile(r"\bhow many\s+(?:[a-z-]+\s+){1,3}?(?:were|was|have been|had been|are|is|got)\s+"
                         r"([a-z]+(?:ed|en))\b")  # "How many people were injured?"
 KIND_RE = re.compile(r"\b(?:what|which)\s+(?:kind|kinds|type|types|sort|sorts|form|forms)\s+of\s+([a-z][\w-]*)\s+"
@@ -92,7 +93,8 @@ def classify(question: str) -> QuestionInfo:
                                 else (), part.group(1).strip() if part else "",
                                 next((m.group(1) for m in [COUNTED_RE.search(q)] if m and not part), ""))
     kind = KIND_RE.search(q)  # "What kind of meeting ...": the answer is a meeting
-    return QuestionInfo(question, OTHER, _role(q, OTHER) or (kind.group(1) if kind else None))
+    living = "profession" if LIVING_RE.search(q) else None  # "What does she do for a living?"
+    return QuestionInfo(question, OTHER, _role(q, OTHER) or living or (kind.group(1) if kind else None))
 
 
 ATTRIBUTION_RES = (re.compile(r"^\s*according to ([^,?]+),", re.IGNORECASE),

@@ -25,6 +25,7 @@ WEATHER = """Storm closes mountain roads
 A spring storm closed three mountain roads near the town of Sella on Tuesday.
 Snow ploughs cleared the main pass by the evening, the regional office said.
 The regional road secretary Ivo Marsh said the pass would stay open.
+Resident Pia Moss, 40, said the snow had cut off her street for two days.
 Forecasters expect warmer weather later in the week.
 """
 
@@ -150,4 +151,10 @@ def test_what_a_named_person_said_must_come_from_near_a_mention_of_them(ask):
 @pytest.mark.slow
 def test_a_count_of_what_happened_needs_that_happening(ask):
     a = ask("How many vessels were damaged during the strike?")
+    assert a.abstained, a.answer
+
+
+@pytest.mark.slow
+def test_what_someone_does_for_a_living_needs_a_sentence_about_their_work(ask):
+    a = ask("What does Pia Moss do for a living?")
     assert a.abstained, a.answer

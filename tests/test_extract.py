@@ -63,3 +63,8 @@ def test_a_leading_when_clause_is_not_a_when_question():
 def test_count_questions_keep_what_happened_to_the_counted():
     assert classify("How many people were injured in the unrest?").counted == "injured"
     assert classify("How many vessels have shipping companies diverted?").counted == ""
+
+
+def test_for_a_living_asks_for_a_profession():
+    assert classify("What does the mayor do for a living?").focus == "profession"
+    assert classify("What did the mayor do on Monday?").focus is None
