@@ -219,14 +219,18 @@ class ExtractiveAnswerer:
 
         q = np.asarray(qvec)
         qstems = {s for s, _, _ in qterms} | set(terms(question))
+        # The speaker a question names counts for the sentence's neighbourhood, not the sentence:
+        # "According to Pompeo, ..." is answered by the quote after the line that names Pompeo.
+        spoken = set(terms(attribution(question)))
+        own = [t for t in qterms if t[0] not in spoken] or qterms
         # Pass 1 with exact word matches; pass 2 adds synonyms for the leading sentences only.
         for s, v in zip(sents, vecs):
             s.dense = float(np.asarray(v) @ q)
             s.cands = self._rank_candidates(s.text, info, qstems)
-            self._score(s, qterms, info, soft=False)
+            self._score(s, qterms, own, info, soft=False)
         sents.sort(key=lambda s: -s.score)
         for s in sents[:SOFT_TOP]:
-            self._score(s, qterms, info, soft=True)
+            self._score(s, qterms, own, info, soft=True)
         sents.sort(key=lambda s: -s.score)
         ranked[:] = sents
         best = sents[0]
@@ -410,11 +414,8 @@ class ExtractiveAnswerer:
 
         return all(narrows(q) for q in qualifiers)
 
-    def _score(self, s: Sentence, qterms, info: QuestionInfo, soft: bool) -> None:
-        # The speaker a question names counts for the sentence's neighbourhood, not the sentence:
-        # "According to Pompeo, ..." is answered by the quote after the line that names Pompeo.
-        spoken = set(terms(attribution(info.text)))
-        own = [t for t in qterms if t[0] not in spoken] or qterms
+    def _score(self, s: Sentence, qterms, own, info: QuestionInfo, soft: bool) -> None:
+        """``qterms`` are matched in the sentence's window, ``own`` (without the speaker) in the sentence."""
         sent_cov, _ = self._coverage(own, s.context or s.text, soft)
         s.coverage, s.missing = self._coverage(qterms, s.window, soft)
         type_ok = 1.0 if (info.qtype not in REQUIRED or s.cands) else 0.0
