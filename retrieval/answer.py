@@ -18,7 +18,7 @@ from typing import Sequence
 from retrieval.chunking import sentence_spans
 from retrieval.guard import is_instruction, neutralise_markers
 from retrieval.rewrite import BODY_WORDS, names
-from retrieval.extract import AGE, DATE, ENTITY, NUMBER, PERSON, TYPED, Candidate, QuestionInfo, attribution, candidates, classify
+from retrieval.extract import AGE, DATE, ENTITY, NUMBER, PERSON, PLACE_KIND_RE, TYPED, Candidate, QuestionInfo, attribution, candidates, classify
 from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms, words_of
 from retrieval.types import Answer, Citation, Passage
 
@@ -42,6 +42,11 @@ PROPER_RE = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]+(?:['’]s)?\
 CALENDAR_WORDS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
                   "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
                   "saturday", "sunday"}
+# Compass and region words in capitalised descriptors ("Middle Eastern country", "South American
+# allies"): they describe where, and articles name the place itself ("Lebanon"), not the region.
+REGION_WORDS = {"north", "south", "east", "west", "northern", "southern", "eastern", "western", "middle",
+                "central", "northeast", "northwest", "southeast", "southwest", "northeastern", "northwestern",
+                "southeastern", "southwestern"}
 NAME_FORM_CREDIT = 0.7  # word-embedding credit for another form of a name (Spanish ~ Spain 0.75, ~ Russian 0.5)
 # a quote attributed by a pronoun ("..., he added."): its speaker may be named paragraphs before
 PRONOUN_SAID = re.compile(r"\b(?:he|she|they)\s+(?:said|says|added|adds|told|warned|stressed|insisted)\b"
@@ -154,9 +159,10 @@ class ExtractiveAnswerer:
         self.words = WordMatcher(embeddings, self.t.synonym_low, self.t.synonym_high)
 
     # -------------------------------------------------------------- features
-    def _question_terms(self, question: str, qtype: str = "") -> list[tuple[str, str, float]]:
-        """(stem, surface word, weight) for the question's informative words."""
-        seen, out = set(), []
+    def _question_terms(self, question: str, qtype: str = "", described: Sequence[str] = ()) -> list[tuple[str, str, float]]:
+        """(stem, surface word, weight) for the question's informative words. ``described`` words
+        say what the answer is ("Middle Eastern" country): the answer's sentence names it instead."""
+        seen, out = {t for w in described for t in terms(w)}, []
         for word in words_of(question):
             if word in QUERY_STOPWORDS or word in QUESTION_WORDS or (len(word) < 2 and not word.isdigit()):
                 continue
@@ -204,10 +210,10 @@ class ExtractiveAnswerer:
         if not passages:
             return Draft(abstained=True, notes=["no passages"])
         info = classify(question)
-        absent = self._unmentioned_name(question, passages)
+        absent = self._unmentioned_name(question, passages, info.described)
         if absent:
             return Draft(abstained=True, notes=[f"no retrieved passage mentions {absent}"])
-        qterms = self._question_terms(question, info.qtype)
+        qterms = self._question_terms(question, info.qtype, info.described)
         source = set(terms(attribution(question, (0,))))
         if source:
             # "According to the Chinese outlet's report": words naming a source no passage names
@@ -271,6 +277,14 @@ class ExtractiveAnswerer:
                     return Draft(abstained=True, notes=[f"no count of those who were {info.subset}"])
             best = typed[0]
             sents = typed + [s for s in sents if not s.cands]
+        if info.described:
+            # "Which Middle Eastern country ...": of the close contenders, the sentence naming the
+            # place nearest in meaning to the description (candidates are sorted by it)
+            close = [s for s in sents[:SOFT_TOP] if s.cands and s.score >= best.score - 0.1]
+            fits = self._fit(info, [s.cands[0].text for s in close])
+            if close and close[int(fits.argmax())] is not best:
+                best = close[int(fits.argmax())]
+                sents = [best] + [s for s in sents if s is not best]
         if info.focus and info.qtype != NUMBER:
             # "Which party ...", "the name of the Brazilian president": the answering sentence must
             # speak of that role or body, not merely of the same people.
@@ -379,12 +393,13 @@ class ExtractiveAnswerer:
         words = sorted({w for w in words_of(text) if w not in QUERY_STOPWORDS and len(w) > 2})
         return self.words.credit(word, words) >= 0.5
 
-    def _unmentioned_name(self, question: str, passages: Sequence[Passage]) -> str | None:
+    def _unmentioned_name(self, question: str, passages: Sequence[Passage], described: Sequence[str] = ()) -> str | None:
         """A proper word of the question (capitalised, not first) that no retrieved passage
         mentions, even as another form of it (China for Chinese, Spain for Spanish): the
         articles cannot say what the Chinese government thought if none of them names China."""
         # "According to the Chinese outlet's report": who published it need not be in the text
         source = set(_proper_words(PROPER_RE.findall(" " + attribution(question, (0,)))))
+        source |= set(_proper_words(described))  # "which Middle Eastern country": the answer is named instead
         proper = [w for w in _proper_words(PROPER_RE.findall(question)) if w not in source]
         if not proper:
             return None
@@ -442,6 +457,17 @@ class ExtractiveAnswerer:
             return True  # "the 35-year-old" with no name nearby: let coverage decide
         return bool(set(terms(min(near)[1])) & qstems)
 
+    def _fit(self, info: QuestionInfo, names: list[str]):
+        """How near each name is in meaning to the place the question describes ("Middle Eastern
+        country"): cosine similarity of their embeddings."""
+        import numpy as np
+
+        if not names:
+            return np.zeros(0)
+        kind = " ".join(PLACE_KIND_RE.search(info.text).group(0).split()[1:])
+        vecs = np.asarray(self.words._vectors([kind] + names))
+        return vecs[1:] @ vecs[0]
+
     def _rank_candidates(self, sentence: str, info: QuestionInfo, qstems: set[str]) -> list[Candidate]:
         qtype = info.qtype
         cands = [c for c in candidates(sentence, qtype)
@@ -453,6 +479,11 @@ class ExtractiveAnswerer:
             cands = [c for c in cands if self._age_of_asked(sentence, c, qstems)]
         if not cands:
             return []
+        if info.described:
+            # "Which Middle Eastern country": of "the U.S., Spain and Lebanon", the place nearest in
+            # meaning to the description first
+            fits = self._fit(info, [c.text for c in cands])
+            return [c for _, c in sorted(zip(-fits, cands), key=lambda x: x[0])]
         low = fold(sentence)
         anchors = [m.start() for m in TOKEN_RE.finditer(low) if terms(m.group(0))[:1] and terms(m.group(0))[0] in qstems]
 
@@ -489,10 +520,11 @@ class ExtractiveAnswerer:
 
 def _proper_words(words) -> list[str]:
     """Folded capitalised words worth checking: 4+ letters, not a stopword or question word, and
-    not a month or weekday ("the January protests": a date, which articles write many ways)."""
+    not a month or weekday ("the January protests": a date, which articles write many ways), not a
+    compass or region word ("Middle Eastern": a description of where, not a name)."""
     out = [fold(w).lower() for w in words]
     return [w for w in out if len(w) >= 4 and w not in QUERY_STOPWORDS and w not in QUESTION_WORDS
-            and w not in CALENDAR_WORDS]
+            and w not in CALENDAR_WORDS and w not in REGION_WORDS]
 
 
 def _names_all(text: str, words: list[str]) -> bool:

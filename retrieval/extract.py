@@ -72,6 +72,7 @@ class QuestionInfo:
     qualifiers: tuple[str, ...] = ()  # proper words narrowing the focus: "Brazilian" in "the Brazilian president"
     subset: str = ""  # "How many of the people killed were *members of the security forces*?"
     counted: str = ""  # what happened to what is counted: "How many people were *injured*?"
+    described: tuple[str, ...] = ()  # what the answer place is: "Middle Eastern" in "which Middle Eastern country"
 
 
 # "When he told them to leave, what did Maduro say ...?": the question is the part after the comma
@@ -91,7 +92,8 @@ def classify(question: str) -> QuestionInfo:
             part = PARTITIVE_RE.search(q) if qtype == NUMBER else None
             return QuestionInfo(question, qtype, focus, _qualifiers(question) if focus and qtype in (PERSON, ENTITY)
                                 else (), part.group(1).strip() if part else "",
-                                next((m.group(1) for m in [COUNTED_RE.search(q)] if m and not part), ""))
+                                next((m.group(1) for m in [COUNTED_RE.search(q)] if m and not part), ""),
+                                _described(question) if qtype == PLACE else ())
     kind = KIND_RE.search(q)  # "What kind of meeting ...": the answer is a meeting
     living = "profession" if LIVING_RE.search(q) else None  # "What does she do for a living?"
     return QuestionInfo(question, OTHER, _role(q, OTHER) or living or (kind.group(1) if kind else None))
@@ -118,6 +120,20 @@ def _qualifiers(question: str) -> tuple[str, ...]:
     words = re.findall(r"(?<!^)(?<=\s)[A-ZÁÉÍÓÚÑ][\w’'-]*", span)
     out = [re.sub(r"['’]s$", "", w.lower()) for w in words]
     return tuple(w for w in out if len(w) >= 4 and w.isalpha())
+
+
+PLACE_KIND_RE = re.compile(r"\b(?:which|what)\s+((?:[A-ZÁÉÍÓÚÑ][\w’'-]*\s+){1,3})"
+                           r"(?:city|cities|country|countries|capital|nation|nations|town|region|state)\b",
+                           re.IGNORECASE)
+
+
+def _described(question: str) -> tuple[str, ...]:
+    """Capitalised words that say what the answer place is rather than name it: "Which *Middle
+    Eastern* country", "what *European* capital". The article names the place ("Lebanon")."""
+    m = PLACE_KIND_RE.search(question)
+    if not m:
+        return ()
+    return tuple(w for w in m.group(1).split() if w[:1].isupper())
 
 
 def _role(q: str, qtype: str) -> str | None:
@@ -176,5 +192,9 @@ def candidates(sentence: str, qtype: str) -> list[Candidate]:
             if name in NOT_NAMES or len(name) < 2:
                 continue
             out.append(Candidate(name, start, start + len(name)))
+            if qtype == PLACE and " and " in name:
+                # "Spain and Lebanon": a list of places, each a possible answer
+                for part in re.finditer(r"(?:(?<=^)|(?<= and ))(.+?)(?= and |$)", name):
+                    out.append(Candidate(part.group(1), start + part.start(1), start + part.end(1)))
         return out
     return []

@@ -12,6 +12,7 @@ Labour Party leader Nils Eide backed the mayor’s call on Tuesday.
 Shipping companies have diverted 40 vessels to other ports since the strike began.
 Norwegian transport minister Eva Lund called the dispute “a national problem.”
 Berg, who was reelected as union leader in March, has led two earlier strikes.
+Dockers held solidarity rallies in other ports, including Rotterdam, Lagos and Osaka.
 """
 
 PROFILE = """Profile: the dockers' voice
@@ -158,3 +159,21 @@ def test_a_count_of_what_happened_needs_that_happening(ask):
 def test_what_someone_does_for_a_living_needs_a_sentence_about_their_work(ask):
     a = ask("What does Pia Moss do for a living?")
     assert a.abstained, a.answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("region, city", [("Asian", "Osaka"), ("African", "Lagos"), ("European", "Rotterdam")])
+def test_a_described_place_is_the_listed_place_that_fits_the_description(ask, region, city):
+    # "Asian" is in no article: it describes the answer, which the article names instead
+    a = ask(f"In which {region} city did dockers hold a solidarity rally?")
+    assert not a.abstained, a.notes
+    assert a.short_answer == city
+
+
+def test_region_words_are_not_names_to_find():
+    from retrieval.answer import _proper_words
+    from retrieval.extract import classify
+
+    assert _proper_words(["Middle", "Eastern", "Lebanon"]) == ["lebanon"]
+    assert classify("Which Middle Eastern country sent aid?").described == ("Middle", "Eastern")
+    assert classify("Which country sent aid?").described == ()

@@ -68,3 +68,8 @@ def test_count_questions_keep_what_happened_to_the_counted():
 def test_for_a_living_asks_for_a_profession():
     assert classify("What does the mayor do for a living?").focus == "profession"
     assert classify("What did the mayor do on Monday?").focus is None
+
+
+def test_a_list_of_places_offers_each_place():
+    found = [c.text for c in candidates("Rallies were held in Spain and Lebanon.", PLACE)]
+    assert "Spain" in found and "Lebanon" in found
