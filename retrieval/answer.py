@@ -52,6 +52,7 @@ NAME_FORM_CREDIT = 0.7  # word-embedding credit for another form of a name (Span
 PRONOUN_SAID = re.compile(r"\b(?:he|she|they)\s+(?:said|says|added|adds|told|warned|stressed|insisted)\b"
                           r"|\b(?:said|added|told)\s+(?:he|she)\b", re.IGNORECASE)
 QUALIFIER_SPAN = 3  # content words from a qualifier to the role after it: "Mexico's new leftist president"
+PERSON_MARGIN = 0.3  # how much nearer a "person" name may be to country/organisation than to person
 SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 EVIDENCE = 6  # sentences an LLM backend may phrase its answer from
 # Words that ask about reporting rather than content ("according to the article, who said ...").
@@ -457,6 +458,15 @@ class ExtractiveAnswerer:
             return True  # "the 35-year-old" with no name nearby: let coverage decide
         return bool(set(terms(min(near)[1])) & qstems)
 
+    def _maybe_person(self, name: str) -> bool:
+        """False for a name far nearer in meaning to a country or an organisation than to a person
+        ("United States", "USA"); people named after places ("Israel Larez") stay within the margin."""
+        import numpy as np
+
+        v = np.asarray(self.words._vectors(["person", "country", "organization", name]))
+        sims = v[:3] @ v[3]
+        return float(max(sims[1], sims[2]) - sims[0]) <= PERSON_MARGIN
+
     def _fit(self, info: QuestionInfo, names: list[str]):
         """How near each name is in meaning to the place the question describes ("Middle Eastern
         country"): cosine similarity of their embeddings."""
@@ -472,6 +482,9 @@ class ExtractiveAnswerer:
         qtype = info.qtype
         cands = [c for c in candidates(sentence, qtype)
                  if not (set(terms(c.text)) and set(terms(c.text)) <= qstems)]
+        if qtype == PERSON:
+            # "Which official said Maduro had no authority?": not Nicolas Maduro, whom the question names
+            cands = [c for c in cands if not set(terms(c.text.split()[-1])) & qstems and self._maybe_person(c.text)]
         if info.focus:
             cands = [c for c in cands if self._counts_focus(sentence, c, info.focus, before=qtype != NUMBER)]
         if qtype == AGE and re.search(r"\b(?:old|age of)\s+(?:is|was|were|are)?\s*[A-ZÁÉÍÓÚÑ]", info.text):

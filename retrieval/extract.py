@@ -183,6 +183,10 @@ def candidates(sentence: str, qtype: str) -> list[Candidate]:
         for m in NAME_RE.finditer(sentence):
             text, start = m.group(0), m.start()
             words = text.split()
+            if start == 0 and len(words) > 2 and words[0].endswith("ly") and words[1] == "the":
+                # "Accordingly the United States": an adverb, capitalised only because it starts the sentence
+                start = sentence.index(words[2], start)
+                words = words[2:]
             while words and (words[0].strip(".,") in LEADING_FUNCTION_WORDS or words[0] in NOT_NAMES):
                 start = sentence.index(words[1], start) if len(words) > 1 else start
                 words = words[1:]

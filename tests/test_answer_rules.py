@@ -13,6 +13,7 @@ Shipping companies have diverted 40 vessels to other ports since the strike bega
 Norwegian transport minister Eva Lund called the dispute “a national problem.”
 Berg, who was reelected as union leader in March, has led two earlier strikes.
 Dockers held solidarity rallies in other ports, including Rotterdam, Lagos and Osaka.
+Shipowner Lars Dahl criticised Tomas Berg on Wednesday for the strike.
 """
 
 PROFILE = """Profile: the dockers' voice
@@ -177,3 +178,21 @@ def test_region_words_are_not_names_to_find():
     assert _proper_words(["Middle", "Eastern", "Lebanon"]) == ["lebanon"]
     assert classify("Which Middle Eastern country sent aid?").described == ("Middle", "Eastern")
     assert classify("Which country sent aid?").described == ()
+
+
+@pytest.mark.slow
+def test_the_person_asked_for_is_not_the_one_the_question_names(ask):
+    a = ask("Who criticised Berg on Wednesday?")
+    assert not a.abstained, a.notes
+    assert a.short_answer == "Shipowner Lars Dahl"
+
+
+@pytest.mark.slow
+def test_countries_are_not_people():
+    from retrieval.answer import ExtractiveAnswerer
+    from retrieval.config import env
+    from retrieval.models import get_embeddings
+
+    ex = ExtractiveAnswerer(get_embeddings(env("NEWSDESK_EMBED_MODEL")), keyword=None)
+    assert not ex._maybe_person("United States") and not ex._maybe_person("USA")
+    assert ex._maybe_person("Tomas Berg") and ex._maybe_person("Jordan Ellis")

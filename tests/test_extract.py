@@ -73,3 +73,8 @@ def test_for_a_living_asks_for_a_profession():
 def test_a_list_of_places_offers_each_place():
     found = [c.text for c in candidates("Rallies were held in Spain and Lebanon.", PLACE)]
     assert "Spain" in found and "Lebanon" in found
+
+
+def test_a_sentence_opening_adverb_is_not_part_of_a_name():
+    found = [c.text for c in candidates("Accordingly the United States recalled its envoy.", PERSON)]
+    assert found == ["United States"]
