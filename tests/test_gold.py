@@ -1,4 +1,4 @@
-"""Sanity checks for the gold and held-out evaluation sets (evals/gold.jsonl, evals/heldout.jsonl).
+"""Sanity checks for the gold and held-out evaluation sets (evals/gold.jsonl, evals/heldout*.jsonl).
 
 Pure data checks: no project imports, no models, no index.
 """
@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).parent.parent
 CORPUS = ROOT / "corpus"
 EVALS = ROOT / "evals"
-FILES = {"gold": EVALS / "gold.jsonl", "heldout": EVALS / "heldout.jsonl"}
+FILES = {"gold": EVALS / "gold.jsonl", "heldout": EVALS / "heldout.jsonl",
+         **{f"heldout{n}": EVALS / f"heldout{n}.jsonl" for n in range(2, 6)}}
 TYPES = {"factoid", "multi_source", "conflict", "followup", "unanswerable"}
 KEYS = {"id", "type", "question", "answers", "evidence", "sources", "history", "tags"}
 
