@@ -230,6 +230,10 @@ class ExtractiveAnswerer:
         # "According to Pompeo, ..." is answered by the quote after the line that names Pompeo.
         spoken = set(terms(attribution(question)))
         own = [t for t in qterms if t[0] not in spoken] or qterms
+        if info.qtype == PERSON or info.described:
+            # one embedding call for every name the person and place checks below will compare
+            self.words._vectors(["person", "country", "organization"]
+                                + sorted({c.text for s in sents for c in candidates(s.text, info.qtype)}))
         # Pass 1 with exact word matches; pass 2 adds synonyms for the leading sentences only.
         for s, v in zip(sents, vecs):
             s.dense = float(np.asarray(v) @ q)
