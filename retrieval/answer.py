@@ -52,6 +52,7 @@ NAME_FORM_CREDIT = 0.7  # word-embedding credit for another form of a name (Span
 PRONOUN_SAID = re.compile(r"\b(?:he|she|they)\s+(?:said|says|added|adds|told|warned|stressed|insisted)\b"
                           r"|\b(?:said|added|told)\s+(?:he|she)\b", re.IGNORECASE)
 QUALIFIER_SPAN = 3  # content words from a qualifier to the role after it: "Mexico's new leftist president"
+KIND_MARGIN = 0.1  # how much nearer a "city" may be to "country" than to "city" (Washington 0.50/0.57)
 PERSON_MARGIN = 0.3  # how much nearer a "person" name may be to country/organisation than to person
 SOFT_TOP = 12  # sentences whose coverage also counts synonyms
 EVIDENCE = 6  # sentences an LLM backend may phrase its answer from
@@ -230,9 +231,9 @@ class ExtractiveAnswerer:
         # "According to Pompeo, ..." is answered by the quote after the line that names Pompeo.
         spoken = set(terms(attribution(question)))
         own = [t for t in qterms if t[0] not in spoken] or qterms
-        if info.qtype == PERSON or info.described:
+        if info.qtype == PERSON or info.described or info.kind:
             # one embedding call for every name the person and place checks below will compare
-            self.words._vectors(["person", "country", "organization"]
+            self.words._vectors(["person", "country", "organization", "city", "town", "capital", "nation"]
                                 + sorted({c.text for s in sents for c in candidates(s.text, info.qtype)}))
         # Pass 1 with exact word matches; pass 2 adds synonyms for the leading sentences only.
         for s, v in zip(sents, vecs):
@@ -471,6 +472,17 @@ class ExtractiveAnswerer:
         sims = v[:3] @ v[3]
         return float(max(sims[1], sims[2]) - sims[0]) <= PERSON_MARGIN
 
+    def _fits_kind(self, name: str, kind: str) -> bool:
+        """False for a name far nearer in meaning to a country than to the city (or town, capital)
+        asked for, or far nearer to a city than to the country (or nation) asked for, or nearer to
+        a person than to either ("Trump" is no city)."""
+        import numpy as np
+
+        other = "city" if kind in ("country", "nation") else "country"
+        v = np.asarray(self.words._vectors([kind, other, "person", name]))
+        sims = v[:3] @ v[3]
+        return float(sims[1] - sims[0]) <= KIND_MARGIN and sims[0] >= sims[2]  # and not nearer to a person
+
     def _fit(self, info: QuestionInfo, names: list[str]):
         """How near each name is in meaning to the place the question describes ("Middle Eastern
         country"): cosine similarity of their embeddings."""
@@ -478,7 +490,8 @@ class ExtractiveAnswerer:
 
         if not names:
             return np.zeros(0)
-        kind = " ".join(PLACE_KIND_RE.search(info.text).group(0).split()[1:])
+        described = PLACE_KIND_RE.search(info.text) if info.described else None
+        kind = " ".join(described.group(0).split()[1:]) if described else info.kind
         vecs = np.asarray(self.words._vectors([kind] + names))
         return vecs[1:] @ vecs[0]
 
@@ -489,6 +502,9 @@ class ExtractiveAnswerer:
         if qtype == PERSON:
             # "Which official said Maduro had no authority?": not Nicolas Maduro, whom the question names
             cands = [c for c in cands if not set(terms(c.text.split()[-1])) & qstems and self._maybe_person(c.text)]
+        if info.kind:
+            # "In which city ...": not a country ("Venezuela's"), and "Which country ...": not a city
+            cands = [c for c in cands if self._fits_kind(c.text, info.kind)]
         if info.focus:
             cands = [c for c in cands if self._counts_focus(sentence, c, info.focus, before=qtype != NUMBER)]
         if qtype == AGE and re.search(r"\b(?:old|age of)\s+(?:is|was|were|are)?\s*[A-ZÁÉÍÓÚÑ]", info.text):
@@ -496,9 +512,9 @@ class ExtractiveAnswerer:
             cands = [c for c in cands if self._age_of_asked(sentence, c, qstems)]
         if not cands:
             return []
-        if info.described:
+        if info.described or info.kind:
             # "Which Middle Eastern country": of "the U.S., Spain and Lebanon", the place nearest in
-            # meaning to the description first
+            # meaning to the description first; "which city": of "Venezuelans ... Madrid", Madrid
             fits = self._fit(info, [c.text for c in cands])
             return [c for _, c in sorted(zip(-fits, cands), key=lambda x: x[0])]
         low = fold(sentence)

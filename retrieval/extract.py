@@ -12,14 +12,24 @@ NUMBER, DURATION, AGE, DATE, PERSON, PLACE, ENTITY, OTHER = (
     "number", "duration", "age", "date", "person", "place", "entity", "other")
 TYPED = {NUMBER, DURATION, AGE, DATE, PERSON, PLACE, ENTITY}
 
+# Nouns for people: "the name of Maduro's *wife*" asks for a person, "the name of the currency" does not.
+PERSON_NOUNS = ("person|people|man|woman|men|women|boy|girl|child|wife|husband|son|daughter|mother|father|brother|"
+                "sister|partner|leader|president|vice-president|minister|secretary|official|diplomat|ambassador|"
+                "envoy|spokesman|spokeswoman|spokesperson|governor|mayor|senator|lawmaker|legislator|deputy|"
+                "general|commander|chief|head|director|chairman|chairwoman|founder|owner|manager|student|teacher|"
+                "professor|journalist|reporter|photographer|author|writer|editor|activist|lawyer|judge|doctor|"
+                "priest|king|queen|prince|princess|dictator|candidate|politician|adviser|advisor|aide|analyst|"
+                "expert|economist|soldier|officer|victim|protester|demonstrator|worker|actor|singer|player|coach")
 _Q_PATTERNS: list[tuple[str, str]] = [
     (r"\bhow old\b|\bwhat age\b|\bage of\b|\bhow many years old\b", AGE),
     (r"\bhow long\b|\bhow many (hours|days|weeks|months|years|minutes)\b|\bwithin how\b|\bwhat deadline\b", DURATION),
     (r"\bhow many\b|\bhow much\b|\bwhat number\b|\bwhat percentage\b|\bhow large\b|\bdeath toll\b"
      r"|\bwhat (?:was|is|were|are) (?:the |its |their )?[\w ]{0,30}\b(?:rate|percentage|share|number|total|toll|amount|population|figure|count|size)\b", NUMBER),
     (r"^\s*when\b|\bwhat (day|date|year|month|time)\b|\bwhich (day|date|year|month)\b|\bon what day\b|\bin what year\b|^\s*(?:and|so|but)?\s*when\b", DATE),
-    (r"^\s*where\b|\b(?:what|which) (?:[\w-]+ ){0,2}(city|country|capital|place|nation|town|region|state)\b", PLACE),
-    (r"^\s*(who|whom|whose)\b|\bwhich (?:[\w-]+ ){0,2}(person|official|leader|minister|president|spokesman|spokeswoman|man|woman)\b|\bwhat (person|official|leader|minister|is the name)\b|^\W*(?:and|so|but)?\s*who\b", PERSON),
+    (r"^\s*where\b|(?:\b(?:what|which)|^\W*name (?:a|an|one|the)|\bname of(?: the| a| an)?) (?:[\w-]+ ){0,2}(city|country|capital|place|nation|town|region|state)\b(?!['’])", PLACE),
+    (r"^\s*(who|whom|whose)\b|\bwhich (?:[\w-]+ ){0,2}(person|official|leader|minister|president|spokesman|spokeswoman|man|woman)\b|\bwhat (person|official|leader|minister)\b|^\W*(?:and|so|but)?\s*who\b"
+     rf"|\bname of (?:[\w'’.-]+ ){{0,4}}?(?:{PERSON_NOUNS})\b|\bname of [^,?]*,? who\b", PERSON),
+    (r"\bname of\b", ENTITY),  # "the name of Venezuela's currency": a name, not a person's
     (r"\b(which|what) (?:[\w-]+ ){0,2}(party|company|firm|newspaper|agency|network|university|countries|nations|governments|organizations|organisations|groups|leaders|allies|outlets|newspapers|agencies)\b", ENTITY),
 ]
 
@@ -73,6 +83,7 @@ class QuestionInfo:
     subset: str = ""  # "How many of the people killed were *members of the security forces*?"
     counted: str = ""  # what happened to what is counted: "How many people were *injured*?"
     described: tuple[str, ...] = ()  # what the answer place is: "Middle Eastern" in "which Middle Eastern country"
+    kind: str = ""  # the kind of place asked for: "city" in "In which city ...?", "country" in "Name a country ..."
 
 
 # "When he told them to leave, what did Maduro say ...?": the question is the part after the comma
@@ -93,7 +104,8 @@ def classify(question: str) -> QuestionInfo:
             return QuestionInfo(question, qtype, focus, _qualifiers(question) if focus and qtype in (PERSON, ENTITY)
                                 else (), part.group(1).strip() if part else "",
                                 next((m.group(1) for m in [COUNTED_RE.search(q)] if m and not part), ""),
-                                _described(question) if qtype == PLACE else ())
+                                _described(question) if qtype == PLACE else (),
+                                _place_kind(q) if qtype == PLACE else "")
     kind = KIND_RE.search(q)  # "What kind of meeting ...": the answer is a meeting
     living = "profession" if LIVING_RE.search(q) else None  # "What does she do for a living?"
     return QuestionInfo(question, OTHER, _role(q, OTHER) or living or (kind.group(1) if kind else None))
@@ -125,6 +137,21 @@ def _qualifiers(question: str) -> tuple[str, ...]:
 PLACE_KIND_RE = re.compile(r"\b(?:which|what)\s+((?:[A-ZÁÉÍÓÚÑ][\w’'-]*\s+){1,3})"
                            r"(?:city|cities|country|countries|capital|nation|nations|town|region|state)\b",
                            re.IGNORECASE)
+
+
+PLACE_KIND_WORD_RE = re.compile(r"(?:\b(?:what|which)|^\W*name (?:a|an|one|the)|\bname of(?: the| a| an)?)\s+"
+                                r"(?:[\w'’-]+\s+){0,2}?(city|cities|town|towns|capital|capitals|country|countries"
+                                r"|nation|nations)\b")
+
+
+def _place_kind(q: str) -> str:
+    """"city" for "In which city ...", "country" for "Name a country ...": singular, lower case."""
+    m = PLACE_KIND_WORD_RE.search(q)
+    if not m:
+        return ""
+    word = m.group(1)
+    return {"cities": "city", "countries": "country", "towns": "town", "capitals": "capital",
+            "nations": "nation"}.get(word, word)
 
 
 def _described(question: str) -> tuple[str, ...]:

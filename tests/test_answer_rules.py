@@ -31,6 +31,11 @@ Resident Pia Moss, 40, said the snow had cut off her street for two days.
 Forecasters expect warmer weather later in the week.
 """
 
+FLEET = """Fishing fleet protests quotas
+
+Fishermen from Portugal marched through Lisbon on Friday against the new quotas.
+"""
+
 
 @pytest.fixture(scope="module")
 def ask(tmp_path_factory):
@@ -44,6 +49,7 @@ def ask(tmp_path_factory):
     (corpus / "port.txt").write_text(PORT, encoding="utf-8")
     (corpus / "weather.txt").write_text(WEATHER, encoding="utf-8")
     (corpus / "profile.txt").write_text(PROFILE, encoding="utf-8")
+    (corpus / "fleet.txt").write_text(FLEET, encoding="utf-8")
     mp = pytest.MonkeyPatch()
     mp.setenv("NEWSDESK_HOME", str(base / "home"))
     settings = Settings.from_env()
@@ -196,3 +202,26 @@ def test_countries_are_not_people():
     ex = ExtractiveAnswerer(get_embeddings(env("NEWSDESK_EMBED_MODEL")), keyword=None)
     assert not ex._maybe_person("United States") and not ex._maybe_person("USA")
     assert ex._maybe_person("Tomas Berg") and ex._maybe_person("Jordan Ellis")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question, place", [("In which city did the fishermen march?", "Lisbon"),
+                                             ("Which country were the fishermen from?", "Portugal"),
+                                             ("Name a city where dockers held solidarity rallies.", "Rotterdam")])
+def test_a_city_question_is_answered_with_a_city_and_a_country_question_with_a_country(ask, question, place):
+    a = ask(question)
+    assert not a.abstained, a.notes
+    assert a.short_answer == place
+
+
+@pytest.mark.slow
+def test_the_kind_of_place_asked_for_rules_out_countries_cities_and_people():
+    from retrieval.answer import ExtractiveAnswerer
+    from retrieval.config import env
+    from retrieval.models import get_embeddings
+
+    ex = ExtractiveAnswerer(get_embeddings(env("NEWSDESK_EMBED_MODEL")), keyword=None)
+    assert ex._fits_kind("Lisbon", "city") and ex._fits_kind("Madrid", "city")
+    assert not ex._fits_kind("Portugal", "city") and not ex._fits_kind("Chile", "city")
+    assert not ex._fits_kind("Tomas Berg", "city")
+    assert ex._fits_kind("Portugal", "country") and ex._fits_kind("Chile", "country")

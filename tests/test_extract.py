@@ -1,6 +1,6 @@
 import pytest
 
-from retrieval.extract import AGE, DATE, DURATION, NUMBER, OTHER, PERSON, PLACE, candidates, classify
+from retrieval.extract import AGE, DATE, DURATION, ENTITY, NUMBER, OTHER, PERSON, PLACE, candidates, classify
 
 
 @pytest.mark.parametrize("question,qtype", [
@@ -78,3 +78,21 @@ def test_a_list_of_places_offers_each_place():
 def test_a_sentence_opening_adverb_is_not_part_of_a_name():
     found = [c.text for c in candidates("Accordingly the United States recalled its envoy.", PERSON)]
     assert found == ["United States"]
+
+
+@pytest.mark.parametrize("question, qtype", [
+    ("What is the name of the mayor's husband?", PERSON),
+    ("What's the name of the official who resigned?", PERSON),
+    ("What is the name of the country's currency?", ENTITY),
+    ("What is the name of the company that built the bridge?", ENTITY),
+    ("Name a city where the fans celebrated.", PLACE),
+    ("What is the name of the town?", PLACE),
+])
+def test_the_name_of_a_person_a_thing_or_a_place(question, qtype):
+    assert classify(question).qtype == qtype
+
+
+def test_the_kind_of_place_asked_for():
+    assert classify("In which city was she born?").kind == "city"
+    assert classify("Name a country that sent aid.").kind == "country"
+    assert classify("Where was she born?").kind == ""
