@@ -18,7 +18,7 @@ from typing import Sequence
 from retrieval.chunking import sentence_spans
 from retrieval.guard import is_instruction, neutralise_markers
 from retrieval.rewrite import BODY_WORDS, names
-from retrieval.extract import AGE, DATE, ENTITY, NUMBER, PERSON, PLACE_KIND_RE, TYPED, Candidate, QuestionInfo, attribution, candidates, classify
+from retrieval.extract import AGE, DATE, ENTITY, NUMBER, PERSON, PLACE, PLACE_KIND_RE, TYPED, Candidate, QuestionInfo, attribution, candidates, classify, has_grain
 from retrieval.search import QUERY_STOPWORDS, TOKEN_RE, fold, stopwords, terms, words_of
 from retrieval.types import Answer, Citation, Passage
 
@@ -34,6 +34,7 @@ QUOTED_RE = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
 NAMED_BODIES = {"party", "company", "firm", "newspaper", "agency", "network", "university", "ministry", "school",
                 "team", "union"}
 REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the evidence ("which groups" need not be a name)
+MID_SENTENCE_CAPITAL_RE = re.compile(r"(?<=[a-z,;:] )[A-ZÁÉÍÓÚÑ][\w’'-]+")
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
 W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
 # Capitalised words after the first: "Chinese" in "What did the Chinese government say?"
@@ -235,10 +236,13 @@ class ExtractiveAnswerer:
             # one embedding call for every name the person and place checks below will compare
             self.words._vectors(["person", "country", "organization", "city", "town", "capital", "nation"]
                                 + sorted({c.text for s in sents for c in candidates(s.text, info.qtype)}))
+        # Capitalised words within sentences: a word capitalised only where it opens a sentence
+        # ("Meanwhile", "Severe") is no name.
+        proper = {w for p in passages for w in MID_SENTENCE_CAPITAL_RE.findall(p.text)}
         # Pass 1 with exact word matches; pass 2 adds synonyms for the leading sentences only.
         for s, v in zip(sents, vecs):
             s.dense = float(np.asarray(v) @ q)
-            s.cands = self._rank_candidates(s.text, info, qstems)
+            s.cands = self._rank_candidates(s.text, info, qstems, proper)
             self._score(s, qterms, own, info, soft=False)
         sents.sort(key=lambda s: -s.score)
         for s in sents[:SOFT_TOP]:
@@ -381,7 +385,7 @@ class ExtractiveAnswerer:
         if not before:
             return None
         prev = before[0]
-        proper = {w for p in passages for w in re.findall(r"(?<=[a-z,;:] )[A-ZÁÉÍÓÚÑ][\w’'-]+", p.text)}
+        proper = {w for p in passages for w in MID_SENTENCE_CAPITAL_RE.findall(p.text)}
         for c in candidates(prev.text, PERSON):
             words = c.text.split()
             if words[-1].lower() in BODY_WORDS or re.fullmatch(r"[A-Z.]+", words[-1]):
@@ -495,13 +499,21 @@ class ExtractiveAnswerer:
         vecs = np.asarray(self.words._vectors([kind] + names))
         return vecs[1:] @ vecs[0]
 
-    def _rank_candidates(self, sentence: str, info: QuestionInfo, qstems: set[str]) -> list[Candidate]:
+    def _rank_candidates(self, sentence: str, info: QuestionInfo, qstems: set[str],
+                         proper: set[str] | None = None) -> list[Candidate]:
         qtype = info.qtype
         cands = [c for c in candidates(sentence, qtype)
                  if not (set(terms(c.text)) and set(terms(c.text)) <= qstems)]
+        if qtype in (PERSON, PLACE, ENTITY) and proper is not None:
+            # "Meanwhile, all eyes were on ...": one capitalised word opening the sentence, and
+            # capitalised nowhere else in the passages, is an ordinary word
+            cands = [c for c in cands if c.start > 0 or " " in c.text or c.text in proper]
         if qtype == PERSON:
             # "Which official said Maduro had no authority?": not Nicolas Maduro, whom the question names
             cands = [c for c in cands if not set(terms(c.text.split()[-1])) & qstems and self._maybe_person(c.text)]
+        if info.grain:
+            # "On what day and month did he die?": "in 2013" is no answer
+            cands = [c for c in cands if has_grain(c.text, info.grain)]
         if info.kind:
             # "In which city ...": not a country ("Venezuela's"), and "Which country ...": not a city
             cands = [c for c in cands if self._fits_kind(c.text, info.kind)]
@@ -524,7 +536,9 @@ class ExtractiveAnswerer:
             dist = min((abs(a - c.start) for a in anchors), default=len(sentence))
             unit = terms(c.text.split()[-1]) if c.text.split() else []
             unit_bonus = 1 if unit and unit[0] in qstems else 0
-            return (-unit_bonus, dist)
+            # "Tusk said that “unlike Maduro” ...": who is asked about speaks outside the quotes
+            quoted = qtype == PERSON and _inside_quotes(sentence, c.start)
+            return (-unit_bonus, quoted, dist)
 
         return sorted(cands, key=key)
 
@@ -558,6 +572,12 @@ def _proper_words(words) -> list[str]:
     out = [fold(w).lower() for w in words]
     return [w for w in out if len(w) >= 4 and w not in QUERY_STOPWORDS and w not in QUESTION_WORDS
             and w not in CALENDAR_WORDS and w not in REGION_WORDS]
+
+
+def _inside_quotes(text: str, at: int) -> bool:
+    """Is offset ``at`` of ``text`` inside a quotation (“...” or "...")?"""
+    before = text[:at]
+    return before.count("“") > before.count("”") or before.count('"') % 2 == 1
 
 
 def _names_all(text: str, words: list[str]) -> bool:

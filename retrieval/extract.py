@@ -84,6 +84,7 @@ class QuestionInfo:
     counted: str = ""  # what happened to what is counted: "How many people were *injured*?"
     described: tuple[str, ...] = ()  # what the answer place is: "Middle Eastern" in "which Middle Eastern country"
     kind: str = ""  # the kind of place asked for: "city" in "In which city ...?", "country" in "Name a country ..."
+    grain: str = ""  # the part of a date asked for: "year", "month" or "day" ("On what day and month ...?")
 
 
 # "When he told them to leave, what did Maduro say ...?": the question is the part after the comma
@@ -91,11 +92,18 @@ LEADING_CLAUSE_RE = re.compile(r"^\s*(?:when|if|after|before|while|once|as)\b[^,
                                r"(?=(?:what|who|whom|whose|which|where|when|how|why)\b)")
 
 
+def _unname_roles(question: str) -> str:
+    """The question with role words that end a capitalised name masked: "Which European Union
+    official ..." narrows to no role (not to a union), nor "the Socialist Party leader" to a party."""
+    return re.sub(rf"\b([A-ZÁÉÍÓÚÑ][\w’'.-]*) ({ROLES.title()})\b",
+                  lambda m: m.group(1) + " " + "_" * len(m.group(2)), question)
+
+
 def classify(question: str) -> QuestionInfo:
     q = LEADING_CLAUSE_RE.sub("", question.lower(), count=1)
     for pattern, qtype in _Q_PATTERNS:
         if re.search(pattern, q):
-            focus = _role(q, qtype)
+            focus = _role(LEADING_CLAUSE_RE.sub("", _unname_roles(question).lower(), count=1), qtype)
             if qtype == NUMBER:
                 m = re.search(r"\bhow (?:many|much)\s+(?:of\s+the\s+)?([a-z][\w-]*)", q)
                 if m and m.group(1) not in {"of", "did", "do", "does", "were", "was", "is", "are", "have", "has"}:
@@ -105,7 +113,7 @@ def classify(question: str) -> QuestionInfo:
                                 else (), part.group(1).strip() if part else "",
                                 next((m.group(1) for m in [COUNTED_RE.search(q)] if m and not part), ""),
                                 _described(question) if qtype == PLACE else (),
-                                _place_kind(q) if qtype == PLACE else "")
+                                _place_kind(q) if qtype == PLACE else "", _grain(q) if qtype == DATE else "")
     kind = KIND_RE.search(q)  # "What kind of meeting ...": the answer is a meeting
     living = "profession" if LIVING_RE.search(q) else None  # "What does she do for a living?"
     return QuestionInfo(question, OTHER, _role(q, OTHER) or living or (kind.group(1) if kind else None))
@@ -152,6 +160,40 @@ def _place_kind(q: str) -> str:
     word = m.group(1)
     return {"cities": "city", "countries": "country", "towns": "town", "capitals": "capital",
             "nations": "nation"}.get(word, word)
+
+
+GRAIN_RE = re.compile(r"\b(?:what|which)\s+(day|date|month|year)\b(?:\s+and\s+(?:the\s+)?(day|month|year)\b)?")
+WEEKDAY_RE = re.compile(rf"\b(?:{WEEKDAYS})\b")
+MONTH_NAME_RE = re.compile(rf"(?:{MONTHS})")
+DAY_OF_MONTH_RE = re.compile(rf"(?:{MONTHS})\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{MONTHS})")
+
+
+def _grain(q: str) -> str:
+    """What a date question needs: "year" ("In what year ..."), "month" ("Which month ..."), "day"
+    ("On what date ...", "which day"), "day and month"; "" for "when" and for "month and year",
+    which two sentences may answer between them."""
+    m = GRAIN_RE.search(q)
+    if not m:
+        return ""
+    parts = {m.group(1), m.group(2)} - {None}
+    if parts == {"month", "year"}:
+        return ""
+    if "month" in parts and parts & {"day", "date"}:
+        return "day and month"
+    return "day" if parts & {"day", "date"} else parts.pop()
+
+
+def has_grain(text: str, grain: str) -> bool:
+    """Does a date span give the part asked for? "in 2013" gives a year but no day or month."""
+    if grain == "year":
+        return bool(re.search(r"\b(?:1[89]|20)\d\d\b", text))
+    if grain == "month":
+        return bool(MONTH_NAME_RE.search(text))
+    if grain == "day":
+        return bool(WEEKDAY_RE.search(text) or DAY_OF_MONTH_RE.search(text))
+    if grain == "day and month":
+        return bool(DAY_OF_MONTH_RE.search(text))
+    return True
 
 
 def _described(question: str) -> tuple[str, ...]:

@@ -96,3 +96,21 @@ def test_the_kind_of_place_asked_for():
     assert classify("In which city was she born?").kind == "city"
     assert classify("Name a country that sent aid.").kind == "country"
     assert classify("Where was she born?").kind == ""
+
+
+def test_the_part_of_a_date_asked_for():
+    from retrieval.extract import has_grain
+
+    assert classify("On what day and month did he die?").grain == "day and month"
+    assert classify("In what year did he die?").grain == "year"
+    assert classify("In what month and year was he elected?").grain == ""  # two sentences may answer
+    assert classify("When did he die?").grain == ""
+    assert not has_grain("in 2013", "day and month") and has_grain("March 5", "day and month")
+    assert has_grain("on Friday", "day") and not has_grain("in March", "year")
+
+
+def test_a_role_word_ending_a_name_is_part_of_the_name():
+    assert classify("Which European Union official said it?").focus is None
+    assert classify("Which Labour Party leader spoke?").focus is None
+    assert classify("Which political party does he lead?").focus == "party"
+    assert classify("What is the name of the Brazilian president?").focus == "president"
