@@ -12,7 +12,7 @@ ROOT = Path(__file__).parent.parent
 CORPUS = ROOT / "corpus"
 EVALS = ROOT / "evals"
 FILES = {"gold": EVALS / "gold.jsonl", "heldout": EVALS / "heldout.jsonl",
-         **{f"heldout{n}": EVALS / f"heldout{n}.jsonl" for n in range(2, 10)}}
+         **{f"heldout{n}": EVALS / f"heldout{n}.jsonl" for n in range(2, 10)}, "why": EVALS / "why.jsonl"}
 TYPES = {"factoid", "multi_source", "conflict", "followup", "unanswerable"}
 KEYS = {"id", "type", "question", "answers", "evidence", "sources", "history", "tags"}
 
