@@ -34,6 +34,11 @@ QUOTED_RE = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
 NAMED_BODIES = {"party", "company", "firm", "newspaper", "agency", "network", "university", "ministry", "school",
                 "team", "union"}
 REQUIRED = TYPED - {ENTITY}  # question kinds whose answer must be in the evidence ("which groups" need not be a name)
+WHY_RE = re.compile(r"^\W*(?:and\s+|but\s+|so\s+)?why\b|\bfor what reason\b|\bwhat (?:is|was) the reason\b"
+                    r"|\bwhat (?:caused|prompted|led)\b", re.IGNORECASE)
+# A sentence opening with one of these states a consequence of the sentence before it.
+CONSEQUENCE_RE = re.compile(r"[“\"‘']?(?:Accordingly|Therefore|Consequently|Thus|Hence|As a result|For this reason|"
+                            r"That is why|This is why)\b")
 MID_SENTENCE_CAPITAL_RE = re.compile(r"(?<=[a-z,;:] )[A-ZÁÉÍÓÚÑ][\w’'-]+")
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
 W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
@@ -330,6 +335,10 @@ class ExtractiveAnswerer:
         composed = self._month_and_year(question, info, best, sents, qterms)
         if composed:
             return composed
+        before = self._previous(best, sents)
+        if WHY_RE.search(question) and CONSEQUENCE_RE.match(best.text) and before:
+            # "Why ...?" answered by "Accordingly, ...": the reason is the sentence before it
+            return Draft(abstained=False, parts=[before, best], template="{0} {1}")
         short = best.cands[0].text if best.cands else None
         parts = [best]
         # Corroborate from another article when it says the same thing briefly.
@@ -381,10 +390,9 @@ class ExtractiveAnswerer:
         that merely start a sentence)."""
         if not ATTRIBUTION_RE.search(s.text) or candidates(s.text, PERSON):
             return None  # no "he said", or the sentence names people itself
-        before = [x for x in sents if x.source == s.source and x.end <= s.start and s.start - x.end <= 3]
-        if not before:
+        prev = self._previous(s, sents)
+        if prev is None:
             return None
-        prev = before[0]
         proper = {w for p in passages for w in MID_SENTENCE_CAPITAL_RE.findall(p.text)}
         for c in candidates(prev.text, PERSON):
             words = c.text.split()
@@ -394,6 +402,11 @@ class ExtractiveAnswerer:
                 continue  # "Hours later, ...": a capital only because it starts the sentence
             return prev, c.text
         return None
+
+    @staticmethod
+    def _previous(s: Sentence, sents: list[Sentence]) -> Sentence | None:
+        """The sentence just before ``s`` in the same article, if it was retrieved."""
+        return next((x for x in sents if x.source == s.source and x.end <= s.start and s.start - x.end <= 3), None)
 
     def _mentions(self, text: str, word: str) -> bool:
         """The sentence names ``word`` (same stem) or a close synonym of it."""

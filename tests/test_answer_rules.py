@@ -36,6 +36,8 @@ FLEET = """Fishing fleet protests quotas
 Fishermen from Portugal marched through Lisbon on Friday against the new quotas.
 Delegate Rosa Lind of the fleet council said that “unlike Paul Grant, the fishermen kept every promise.”
 Meanwhile, the quota office stayed closed all weekend.
+The ministry cut the cod quota by half last month.
+Accordingly, the trawlers stayed in the harbour on Monday.
 """
 
 
@@ -249,3 +251,11 @@ def test_who_said_it_is_the_speaker_not_a_name_inside_the_quote(ask):
 def test_a_word_capitalised_only_because_it_opens_the_sentence_is_no_name(ask):
     a = ask("Where did the quota office stay closed all weekend?")
     assert a.short_answer != "Meanwhile", a.answer
+
+
+@pytest.mark.slow
+def test_why_answered_by_a_consequence_cites_the_reason_before_it(ask):
+    a = ask("Why did the trawlers stay in the harbour on Monday?")
+    assert not a.abstained, a.notes
+    assert "cut the cod quota" in a.answer and "Accordingly" in a.answer
+    assert [c.quote[:12] for c in a.citations] == ["The ministry", "Accordingly,"]
