@@ -263,7 +263,7 @@ class ExtractiveAnswerer:
             if exact:
                 best = exact[0]
                 sents = exact + [s for s in sents if s not in exact]
-        speaker = self._speaker(best, sents, passages) if info.qtype == PERSON and not best.cands else None
+        speaker = self._speaker(best, sents, proper) if info.qtype == PERSON and not best.cands else None
         if speaker:
             # "Who said X?" and the sentence saying X ends "..., he said.": answer with the person the
             # sentence before names, citing both sentences.
@@ -384,16 +384,15 @@ class ExtractiveAnswerer:
                              short_parts=[pieces["month"], pieces["year"]])
         return None
 
-    def _speaker(self, s: Sentence, sents: list[Sentence], passages: list[Passage]) -> tuple[Sentence, str] | None:
+    def _speaker(self, s: Sentence, sents: list[Sentence], proper: set[str]) -> tuple[Sentence, str] | None:
         """For a sentence attributed to "he"/"she": the sentence just before it in the same
         article and the person it names (skipping bodies, abbreviations and capitalised words
-        that merely start a sentence)."""
+        that merely start a sentence: ``proper`` holds the words capitalised within sentences)."""
         if not ATTRIBUTION_RE.search(s.text) or candidates(s.text, PERSON):
             return None  # no "he said", or the sentence names people itself
         prev = self._previous(s, sents)
         if prev is None:
             return None
-        proper = {w for p in passages for w in MID_SENTENCE_CAPITAL_RE.findall(p.text)}
         for c in candidates(prev.text, PERSON):
             words = c.text.split()
             if words[-1].lower() in BODY_WORDS or re.fullmatch(r"[A-Z.]+", words[-1]):
@@ -513,11 +512,11 @@ class ExtractiveAnswerer:
         return vecs[1:] @ vecs[0]
 
     def _rank_candidates(self, sentence: str, info: QuestionInfo, qstems: set[str],
-                         proper: set[str] | None = None) -> list[Candidate]:
+                         proper: set[str]) -> list[Candidate]:
         qtype = info.qtype
         cands = [c for c in candidates(sentence, qtype)
                  if not (set(terms(c.text)) and set(terms(c.text)) <= qstems)]
-        if qtype in (PERSON, PLACE, ENTITY) and proper is not None:
+        if qtype in (PERSON, PLACE, ENTITY):
             # "Meanwhile, all eyes were on ...": one capitalised word opening the sentence, and
             # capitalised nowhere else in the passages, is an ordinary word
             cands = [c for c in cands if c.start > 0 or " " in c.text or c.text in proper]
