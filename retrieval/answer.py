@@ -41,7 +41,7 @@ CONSEQUENCE_RE = re.compile(r"[“\"‘']?(?:Accordingly|Therefore|Consequently|
                             r"That is why|This is why)\b")
 MID_SENTENCE_CAPITAL_RE = re.compile(r"(?<=[a-z,;:] )[A-ZÁÉÍÓÚÑ][\w’'-]+")
 PRONOUN = re.compile(r"\b(he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
-W_SENTENCE = float(__import__("os").environ.get("_W", "0.35"))
+W_SENTENCE = 0.35  # weight of the sentence's own word coverage in its score (the window's gets 0.5 minus this)
 # Capitalised words after the first: "Chinese" in "What did the Chinese government say?"
 NAME_SEQ_RE = re.compile(r"(?<=\s)(?:[A-ZÁÉÍÓÚÑ][\w’'-]*\s+)*[A-ZÁÉÍÓÚÑ][\w-]+")  # "Mayor Ana Ortiz"
 PROPER_RE = re.compile(r"(?<=\s)[A-ZÁÉÍÓÚÑ][a-záéíóúñ]+(?:['’]s)?\b")
