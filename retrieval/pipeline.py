@@ -1,7 +1,7 @@
 """Wires the components into one LangChain runnable and exposes ``Pipeline.ask``,
 the single function every interface (CLI, REPL, Slack, eval) calls.
 
-    rewrite -> retrieve -> answer -> verify
+    rewrite -> retrieve -> answer (read) -> verify
 
 Each stage is a ``RunnableLambda`` over a state dict and records its time in
 ``timings_ms``. Models and indexes load once per process (``get_pipeline`` caches).
@@ -33,8 +33,8 @@ class Pipeline:
     def __init__(self, settings: Settings):
         from langchain_core.runnables import RunnableLambda
 
-        from retrieval.answer import ExtractiveAnswerer
         from retrieval.models import get_embeddings, get_generator
+        from retrieval.reader import Reader
         from retrieval.search import HybridRetriever, KeywordIndex
         from retrieval.store import Store
         from retrieval.verify import Verifier
@@ -47,8 +47,8 @@ class Pipeline:
         self.keyword = KeywordIndex(settings.home / "bm25")
         self.embeddings.embed_query("warm up")  # load the model now, not on the first question
         self.retriever = HybridRetriever(self.store, self.keyword, k=settings.top_k)
-        self.extractive = ExtractiveAnswerer(self.embeddings, self.keyword)
         self.verifier = Verifier(self.root)
+        self.reader = Reader(self.generator, self.embeddings, self.verifier, settings.min_evidence)
         self.backend = settings.llm
         self._ask_lock = threading.Lock()  # one question at a time per process (CPU-bound; caches are shared)
         self.chain = (RunnableLambda(_timed("rewrite", self._rewrite))
@@ -58,9 +58,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def _rewrite(self, state: dict) -> dict:
-        from retrieval.rewrite import rewrite
-
-        state["standalone"] = rewrite(state["question"], state["history"])
+        state["standalone"] = self.reader.rewrite(state["question"], state["history"])
         return state
 
     def _retrieve(self, state: dict) -> dict:
@@ -69,18 +67,13 @@ class Pipeline:
         return state
 
     def _answer(self, state: dict) -> dict:
-        draft = self.extractive.run(state["standalone"], state["qvec"], state["passages"])
-        if self.generator is not None and not draft.abstained:
-            from retrieval.llm_answer import llm_draft
-
-            draft = llm_draft(self.generator, state["standalone"], draft)
-        state["draft"] = draft
+        state["reading"] = self.reader.run(state["standalone"], state["qvec"], state["passages"])
         return state
 
     def _verify(self, state: dict) -> dict:
-        from retrieval.answer import render
+        from retrieval.reader import render
 
-        state["answer"] = render(state["question"], state["standalone"], state["draft"], state["passages"],
+        state["answer"] = render(state["question"], state["standalone"], state["reading"], state["passages"],
                                  self.verifier, self.backend)
         return state
 
@@ -90,8 +83,8 @@ class Pipeline:
             return self._ask(question, history)
 
     def _ask(self, question: str, history: Sequence[Sequence[str]]) -> Answer:
-        from retrieval.answer import abstention
         from retrieval.question import has_words, prepare
+        from retrieval.reader import abstention
 
         started = time.perf_counter()
         question, notes = prepare(question, self.settings.max_question_chars)

@@ -84,8 +84,9 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    backend: str = "extractive"
+    backend: str = "local"
     notes: list[str] = field(default_factory=list)  # e.g. "sources disagree", "LLM failed, fell back"
+    confidence: float = 0.0  # the judge's P(yes) for the best evidence (the pre-ranking score without a model)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,4 +100,5 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "backend": self.backend,
             "notes": list(self.notes),
+            "confidence": round(float(self.confidence), 4),
         }

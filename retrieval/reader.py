@@ -1,0 +1,349 @@
+"""The reader: question + passages -> judged evidence -> a short cited answer, or an abstention.
+
+1. **Candidates** are the sentences of the retrieved passages (a sentence addressed to an AI
+   assistant never is one, ``retrieval/guard.py``), each with what it needs to be read right:
+   its article's headline and date, and the sentence before it when it opens with a pronoun
+   or a quotation.
+2. **Pre-ranking** is cheap: cosine similarity to the question plus the share of the
+   question's content words the sentence (with its context) holds. Only the best ``JUDGED``
+   are shown to the model.
+3. **The judge** is the model, one prompt per sentence: "does this sentence state the answer
+   to the question?", read as P(yes) from the first answer token (a service without
+   log-probabilities answers yes or no). The question comes first in the prompt, so the model
+   reads it once per question (its KV cache is reused) and then only each sentence.
+4. **Checks in code**, on entities, not wording: a year the question names must occur in the
+   sentence's article (text, headline or date); a capitalised name the question uses must
+   occur, in some form, in a retrieved passage.
+5. **Decide**: below ``threshold`` nothing is evidence and the reader abstains, listing the
+   closest passages. Otherwise the best judged sentence (with its context) is the evidence.
+6. **Phrase**: the model writes the short answer from the evidence only. It is kept only when
+   every word of it (normalised for case, accents, digits and number words, date order)
+   occurs in a cited sentence; otherwise the quote stands alone.
+7. **Disagreement**: when the short answer is a number or date and another article's judged
+   sentence gives a different one for the question, the answer says the articles disagree
+   and cites each side.
+
+The model-free reader (``NEWSDESK_LLM=none``) keeps steps 1, 2, 4 and 5 with one threshold
+on the pre-ranking score: weaker, and measured as such in the README.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from retrieval.chunking import sentence_spans
+from retrieval.errors import BackendError
+from retrieval.guard import is_instruction, neutralise_markers
+from retrieval.prompts import load_prompt
+from retrieval.search import QUERY_STOPWORDS, fold, terms, words_of
+from retrieval.types import Answer, Citation, Passage
+
+JUDGED = 4  # sentences shown to the judge per question
+MAX_WORDS = 60  # an answer longer than this is cut at clause punctuation
+THRESHOLDS = {"local": 0.5, "remote": 0.5, "none": 0.55}  # calibrated in README "Calibration"
+HEADER_CHARS = 300  # an article's date is looked for in its first characters (the dateline)
+YEAR_RE = re.compile(r"\b(?:1[89]|20)\d\d\b")
+DATE_RE = re.compile(r"\b(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}"
+                     r"|\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]* \d{4}"
+                     r"|\d{4}-\d\d-\d\d)\b")
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
+                     "eighty": "80", "ninety": "90", "hundred": "100", "dozen": "12"})
+COMPASS = {"nort", "sout", "east", "west", "midd", "cent"}
+MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+OPENERS = ("he ", "she ", "they ", "his ", "her ", "their ", "it ", "its ", "this ", "that ", "these ",
+           "those ", "the move", "the decision", '"', "“", "‘", "'")
+
+
+@dataclass
+class Candidate:
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    rank: int  # best rank of a passage holding it
+    date: str = ""
+    context: "Candidate | None" = None  # the sentence before, when this one leans on it
+    article: str = ""  # the whole article text (for the entity checks)
+    passage: str = ""  # the retrieved passage holding it
+    score: float = 0.0  # pre-ranking
+    p_yes: float | None = None  # the judge's
+
+
+@dataclass
+class Reading:
+    """What the reader decided, before verification."""
+
+    abstained: bool
+    evidence: list[Candidate] = field(default_factory=list)
+    short_answer: str | None = None
+    conflict: list[tuple[str, Candidate]] = field(default_factory=list)  # (value, sentence) per side
+    confidence: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ normalising
+def norm_tokens(text: str) -> list[str]:
+    """Folded words, digits without separators, number words as digits, ordinals stripped."""
+    text = re.sub(r"(?<=\d)[,.](?=\d{3}\b)", "", fold(text))
+    out = []
+    for w in words_of(text):
+        w = NUMBER_WORDS.get(w, w)
+        if w[:1].isdigit() and w[-2:] in ("st", "nd", "rd", "th"):
+            w = w[:-2]
+        out.append(w)
+    return out
+
+
+def supports(sentence: str, short: str) -> bool:
+    """Every content word of ``short`` occurs in ``sentence`` (normalised; date order free)."""
+    want = [w for w in norm_tokens(short) if w not in QUERY_STOPWORDS]
+    have = set(norm_tokens(sentence))
+    return bool(want) and all(w in have for w in want)
+
+
+def numeric(text: str) -> bool:
+    return any(w[:1].isdigit() for w in norm_tokens(text))
+
+
+# ------------------------------------------------------------------ the reader
+class Reader:
+    """Judges candidate sentences with ``generator`` (None: the model-free reader)."""
+
+    def __init__(self, generator, embeddings, verifier, threshold: float | None = None):
+        self.generator = generator
+        self.embeddings = embeddings
+        self.verifier = verifier
+        kind = "none" if generator is None else ("local" if generator.id == "local" else "remote")
+        self.threshold = THRESHOLDS[kind] if threshold is None else threshold
+        self._spans: dict[str, tuple[str, list[tuple[int, int]]]] = {}
+
+    # -------------------------------------------------------------- follow-ups
+    def rewrite(self, question: str, history: Sequence[Sequence[str]]) -> str:
+        """A follow-up rewritten by the model into a standalone question, kept only when every
+        word of it comes from the conversation or the question."""
+        turns = [(str(q), str(a)) for q, a, *_ in history if str(q).strip()][-2:]
+        if not turns or self.generator is None:
+            return question
+        convo = "\n".join(f"User: {q}\nBot: {' '.join(a.split())[:300]}" for q, a in turns)
+        try:
+            reply = self.generator.generate(load_prompt("rewrite_system"),
+                                            load_prompt("rewrite_user").format(conversation=convo, question=question))
+        except BackendError:
+            return question
+        reply = " ".join(reply.strip().splitlines()[:1]).strip().strip('"“”')
+        allowed = set(words_of(convo + " " + question))
+        if not reply or len(reply) > 3 * len(question) + 200 or not set(words_of(reply)) <= allowed:
+            return question
+        return reply
+
+    # -------------------------------------------------------------- candidates
+    def _document(self, source: str) -> tuple[str, list[tuple[int, int]]]:
+        if source not in self._spans:
+            text = self.verifier.text(source) or ""
+            self._spans[source] = (text, sentence_spans(text, 0, len(text)) if text else [])
+        return self._spans[source]
+
+    def candidates(self, passages: Sequence[Passage]) -> list[Candidate]:
+        out: dict[tuple[str, int], Candidate] = {}
+        for rank, p in enumerate(passages):
+            doc, doc_spans = self._document(p.source)
+            date = DATE_RE.search(doc[:HEADER_CHARS]) if doc else None
+            for a, b in sentence_spans(p.text, 0, len(p.text)):
+                key = (p.source, p.start + a)
+                text = p.text[a:b]
+                if key in out or is_instruction(text) or len(text.split()) < 3:
+                    continue
+                c = Candidate(p.source, p.title, p.start + a, p.start + b, text, rank,
+                              date.group(0) if date else "", article=doc, passage=p.text)
+                if text.lower().startswith(OPENERS) and doc:
+                    before = [s for s in doc_spans if s[1] <= c.start]
+                    if before and doc[before[-1][0]:before[-1][1]] != p.title:
+                        s0, e0 = before[-1]
+                        c.context = Candidate(p.source, p.title, s0, e0, doc[s0:e0], rank, c.date)
+                out[key] = c
+        return list(out.values())
+
+    def prerank(self, question: str, qvec: Sequence[float], cands: list[Candidate]) -> list[Candidate]:
+        if not cands:
+            return []
+        vecs = self.embeddings.embed_documents([c.text for c in cands])
+        qterms = set(terms(question))
+        for c, v in zip(cands, vecs):
+            dense = sum(x * y for x, y in zip(qvec, v)) / (math.sqrt(sum(x * x for x in qvec)) or 1.0)
+            have = set(terms(c.text + " " + (c.context.text if c.context else "")))
+            overlap = len(qterms & have) / len(qterms) if qterms else 0.0
+            c.score = 0.6 * dense + 0.4 * overlap - 0.01 * c.rank
+        return sorted(cands, key=lambda c: -c.score)
+
+    @staticmethod
+    def year_ok(question: str, c: Candidate) -> bool:
+        """A year the question names occurs in the sentence's article (text, headline or date)."""
+        where = " ".join([c.article or c.passage or c.text, c.title, c.date])
+        return all(y in where for y in YEAR_RE.findall(question))
+
+    @staticmethod
+    def unknown_name(question: str, passages: Sequence[Passage]) -> str | None:
+        """A name the question uses (a capitalised word after the first; months and compass
+        words aside) that no retrieved passage holds in any form (its first four letters:
+        China for Chinese)."""
+        have = {w[:4] for p in passages for w in words_of(p.title + " " + p.text)}
+        for word in re.findall(r"(?<=\s)[A-Z][\w'’-]{3,}", question):
+            w = fold(word)
+            if w not in QUERY_STOPWORDS and w[:3] not in MONTHS and w[:4] not in COMPASS and w[:4] not in have:
+                return word
+        return None
+
+    # -------------------------------------------------------------- judging
+    def _judge_prompt(self, question: str, c: Candidate) -> str:
+        context = f"Previous sentence: {' '.join(c.context.text.split())}\n" if c.context else ""
+        return load_prompt("judge_user").format(question=question, title=c.title, date=c.date or "not given",
+                                                context=context, sentence=" ".join(c.text.split()))
+
+    def _short(self, question: str, evidence: list[Candidate]) -> str | None:
+        lines = []
+        for c in evidence:
+            if c.context:
+                lines.append(" ".join(c.context.text.split()))
+            lines.append(" ".join(c.text.split()))
+        reply = self.generator.generate(load_prompt("answer_system"), load_prompt("answer_user").format(
+            sentences="\n".join(lines), question=question), max_tokens=24)
+        reply = reply.strip().splitlines()[0].strip().strip('"“”').rstrip(".") if reply.strip() else ""
+        if not reply or reply.upper().startswith("NOT "):
+            return None
+        cited = " ".join(lines)
+        return reply if supports(cited, reply) and len(reply.split()) <= 20 else None
+
+    def run(self, question: str, qvec: Sequence[float], passages: Sequence[Passage]) -> Reading:
+        unknown = self.unknown_name(question, passages)
+        if unknown:
+            return Reading(abstained=True, notes=[f"no retrieved passage mentions {unknown}"])
+        ranked = [c for c in self.prerank(question, qvec, self.candidates(passages)) if self.year_ok(question, c)]
+        if not ranked:
+            return Reading(abstained=True, notes=["no retrieved article is about the year the question names"])
+        if self.generator is None:
+            best = ranked[0]
+            conf = round(best.score, 4)
+            if best.score < self.threshold:
+                return Reading(abstained=True, confidence=conf)
+            return Reading(abstained=False, evidence=[best], confidence=conf)
+        system = load_prompt("judge_system")
+        judged = ranked[:JUDGED]
+        try:
+            for c in judged:
+                c.p_yes = self.generator.yes_probability(system, self._judge_prompt(question, c))
+        except BackendError as exc:
+            return Reading(abstained=True, notes=[f"{exc}"])
+        judged.sort(key=lambda c: (-(c.p_yes or 0.0), -c.score))
+        best = judged[0]
+        conf = round(best.p_yes or 0.0, 4)
+        if (best.p_yes or 0.0) < self.threshold:
+            return Reading(abstained=True, confidence=conf)
+        try:
+            short = self._short(question, [best])
+            reading = Reading(abstained=False, evidence=[best], short_answer=short, confidence=conf)
+            if short and numeric(short):
+                self._disagreement(question, reading, judged)
+        except BackendError as exc:
+            reading = Reading(abstained=False, evidence=[best], confidence=conf,
+                              notes=[f"{exc} The quote is shown without a short answer."])
+        return reading
+
+    def _disagreement(self, question: str, reading: Reading, judged: list[Candidate]) -> None:
+        best = reading.evidence[0]
+        rival = next((c for c in judged[1:] if c.source != best.source and (c.p_yes or 0) >= self.threshold
+                      and numeric(c.text)), None)
+        if rival is None:
+            return
+        other = self._short(question, [rival])
+        if not other or not numeric(other):
+            return
+        mine = {w for w in norm_tokens(reading.short_answer or "") if w[:1].isdigit()}
+        theirs = {w for w in norm_tokens(other) if w[:1].isdigit()}
+        if mine and theirs and mine != theirs:
+            reading.conflict = [(reading.short_answer or "", best), (other, rival)]
+            reading.notes.append("sources disagree")
+
+
+# ------------------------------------------------------------------ rendering
+def _trim(text: str, keep: str | None, limit: int) -> tuple[int, int]:
+    """Offsets of a clause window of at most ``limit`` words, holding ``keep`` when given.
+    Cuts only at clause punctuation, so the quote stays verbatim."""
+    if len(text.split()) <= limit:
+        return 0, len(text)
+    bounds = [0] + [m.end() for m in re.finditer(r"[,;:—–]\s+", text)] + [len(text)]
+    clauses = list(zip(bounds[:-1], bounds[1:]))
+    centre = 0
+    if keep:
+        centre = next((i for i, (a, b) in enumerate(clauses) if supports(text[a:b], keep)), 0)
+    lo = hi = centre
+    grown = True
+    while grown:
+        grown = False
+        for nlo, nhi in ((lo - 1, hi), (lo, hi + 1)):
+            if 0 <= nlo and nhi < len(clauses) and len(text[clauses[nlo][0]:clauses[nhi][1]].split()) <= limit:
+                lo, hi, grown = nlo, nhi, True
+                break
+    a, b = clauses[lo][0], clauses[hi][1]
+    seg = text[a:b]
+    return a + len(seg) - len(seg.lstrip()), b - (len(seg) - len(seg.rstrip(" ,;:—–")))
+
+
+def render(question: str, standalone: str, reading: Reading, passages: list[Passage], verifier,
+           backend: str) -> Answer:
+    """An Answer whose every citation is the file's exact text at its offsets."""
+    if reading.abstained:
+        return abstention(question, standalone, passages, backend, reading.notes, reading.confidence)
+    parts: list[tuple[str | None, Candidate]] = []
+    if reading.conflict:
+        parts = list(reading.conflict)
+    else:
+        best = reading.evidence[0]
+        if best.context is not None:
+            parts.append((None, best.context))
+        parts.append((reading.short_answer, best))
+    budget = max(12, (MAX_WORDS - 10) // len(parts))
+    citations, quotes = [], []
+    for value, c in parts:
+        a, b = _trim(c.text, value, budget)
+        cit = Citation(id=len(citations) + 1, source=c.source, title=c.title, start=c.start + a,
+                       end=c.start + b, quote=c.text[a:b])
+        if not verifier.check(cit):
+            continue  # a quote that does not match the file is never shown
+        citations.append(cit)
+        lead, tail = ("…" if a > 0 else ""), ("…" if b < len(c.text) else "")
+        quotes.append((value, f"{lead}{neutralise_markers(cit.quote)}{tail} [{cit.id}]", cit))
+    if not citations:
+        return abstention(question, standalone, passages, backend, reading.notes + ["no quote verified"],
+                          reading.confidence)
+    short = reading.short_answer
+    if short and not any(supports(cit.quote, short) for _, _, cit in quotes):
+        short = None  # a short answer must be in a shown quote
+    if reading.conflict and len(quotes) == len(parts):
+        sides = " vs ".join(f"{v} [{cit.id}]" for v, _, cit in quotes)
+        text = f"The articles disagree: {sides}. " + " ".join(q for _, q, _ in quotes)
+        short = " vs ".join(v for v, _, _ in quotes)
+    else:
+        body = " ".join(q for _, q, _ in quotes)
+        text = f"{short}. {body}" if short else body
+    return Answer(question=question, standalone_question=standalone, answer=text, short_answer=short,
+                  abstained=False, citations=citations, passages=passages, backend=backend,
+                  notes=[n for n in reading.notes if n != "sources disagree" or reading.conflict],
+                  confidence=reading.confidence)
+
+
+def abstention(question: str, standalone: str, passages: list[Passage], backend: str,
+               notes: Sequence[str] = (), confidence: float = 0.0) -> Answer:
+    shown = " ".join((question or standalone).split())
+    if len(shown) > 200:
+        shown = shown[:200].rsplit(" ", 1)[0] + " …"
+    text = (f"The articles don't say. None of them answers “{shown}”"
+            + (" The closest passages are listed below." if passages else ""))
+    return Answer(question=question, standalone_question=standalone, answer=text, short_answer=None,
+                  abstained=True, citations=[], passages=passages, backend=backend, notes=list(notes),
+                  confidence=confidence)
