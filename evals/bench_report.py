@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 
 COLORS = {"newsdesk": "#1f77b4", "encode": "#7f7f7f", "naive": "#ff7f0e", "p95": "#9467bd",
-          "newsdesk_extractive": "#1f77b4", "newsdesk_openai": "#2ca02c", "naive_openai": "#ff7f0e"}
-LABELS = {"newsdesk_extractive": "newsdesk extractive", "newsdesk_openai": "newsdesk openai→SmolLM2",
-          "naive_openai": "naive chain openai→SmolLM2"}
+          "newsdesk_local": "#1f77b4", "newsdesk_none": "#2ca02c", "naive_local": "#ff7f0e"}
+LABELS = {"newsdesk_local": "newsdesk (local reader)", "newsdesk_none": "newsdesk (no model)",
+          "naive_local": "naive chain (same local model)"}
 STAGES = ("rewrite", "retrieve", "answer", "verify", "total")
 
 
@@ -311,7 +311,7 @@ def render(results: dict) -> str:
             line_chart("warm query latency vs corpus size", xs,
                        [("total median", [x.get("total", {}).get("median") for x in q], COLORS["newsdesk"]),
                         ("total p95", [x.get("total", {}).get("p95") for x in q], COLORS["p95"]),
-                        ("retrieve median", [x.get("retrieve", {}).get("median") for x in q], COLORS["newsdesk_openai"])],
+                        ("retrieve median", [x.get("retrieve", {}).get("median") for x in q], COLORS["newsdesk_none"])],
                        "ms"),
             line_chart("ingest time vs corpus size (log)", xs,
                        [("ingest s", [e["ingest"]["ingest_s"] for e in sc], COLORS["newsdesk"])], "seconds", ylog=True),

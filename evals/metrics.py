@@ -205,6 +205,31 @@ def latency(outputs: list[dict]) -> dict:
     return out
 
 
+CURVE_STEPS = [round(i / 20, 2) for i in range(21)]
+
+
+def threshold_curve(gold_rows: list[dict], outputs: list[dict], judged: list[dict]) -> list[dict]:
+    """Accuracy, abstention and false abstention as the reader's threshold moves: a question is
+    answered at threshold t when it was answered in this run and its ``confidence`` is at least t.
+    Exact for every t at or above the threshold the run used (run with NEWSDESK_MIN_EVIDENCE=0 for
+    the whole curve)."""
+    ans = [(o, j) for g, o, j in zip(gold_rows, outputs, judged) if g.get("type") != "unanswerable"]
+    una = [o for g, o in zip(gold_rows, outputs) if g.get("type") == "unanswerable"]
+    if "confidence" not in (outputs[0] if outputs else {}):
+        return []
+
+    def answered(o: dict, t: float) -> bool:
+        return not o["abstained"] and float(o.get("confidence") or 0.0) >= t
+
+    curve = []
+    for t in CURVE_STEPS:
+        curve.append({"threshold": t,
+                      "accuracy": sum(1 for o, j in ans if j["correct"] and answered(o, t)) / len(ans) if ans else None,
+                      "abstention": sum(1 for o in una if not answered(o, t)) / len(una) if una else None,
+                      "false_abstention": sum(1 for o, _ in ans if not answered(o, t)) / len(ans) if ans else None})
+    return curve
+
+
 def score(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:
     """metrics.json: the summary at top level, then latency, by_type, per_question, failures."""
     corpus = Corpus(root)
@@ -213,6 +238,7 @@ def score(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:
     metrics["latency_ms"] = latency(outputs)
     types = sorted({j["type"] for j in judged})
     metrics["by_type"] = {t: summarise([j for j in judged if j["type"] == t]) for t in types}
+    metrics["threshold_curve"] = threshold_curve(gold_rows, outputs, judged)
     metrics["per_question"] = judged
     metrics["failures"] = [{k: j[k] for k in ("id", "type", "question", "expected", "got", "short_answer",
                                               "standalone")} for j in judged if not j["correct"]]

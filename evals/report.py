@@ -524,6 +524,27 @@ def retrieval(runs: list[Run]) -> str:
     return f'<div class="two"><div><h3>Hit@k</h3>{hit}</div><div><h3>MRR@k</h3>{mrr}</div></div>{dist}'
 
 
+def threshold_curve(runs: list[Run]) -> str:
+    """The reader's threshold curve (metrics.json ``threshold_curve``): one chart per run."""
+    out = []
+    for r in runs:
+        curve = r.metrics.get("threshold_curve") or []
+        if not curve:
+            continue
+        xs = [f"{c['threshold']:.2f}" for c in curve][::2]
+        keep = curve[::2]
+        for key, name in (("accuracy", "accuracy"), ("abstention", "abstention"),
+                          ("false_abstention", "false abstention")):
+            out.append(f"<div><h3>{e(r.name)}: {name}</h3>" + line_chart(
+                xs, [(name, [c[key] for c in keep])], width=540, height=240, label=f"{name} by threshold",
+                xlabel="the judge's P(yes) needed to answer (NEWSDESK_MIN_EVIDENCE)") + "</div>")
+    if not out:
+        return "<p>No threshold curve: this run's answers carry no confidence.</p>"
+    return ('<p>Each point re-scores this run as if the reader answered only when its best evidence '
+            'scored at least the threshold (exact at and above the threshold the run used).</p>'
+            f'<div class="two">{"".join(out)}</div>')
+
+
 def latency(runs: list[Run]) -> str:
     hist = histogram([(r.name, r.total_ms()) for r in runs])
     stages = stages_of(*(r.metrics for r in runs))
@@ -823,6 +844,7 @@ def render(main: Run, base: Run | None = None, gold: dict[str, dict] | None = No
         ("types", "By question type", per_type(runs)),
         ("retrieval", "Retrieval", retrieval(runs)),
         ("latency", "Latency", latency(runs)),
+        ("threshold", "Threshold curve", threshold_curve(runs)),
     ]
     toolbar = ('<div class="toolbar"><button type="button" onclick="openAll(true)">Expand all</button>'
                '<button type="button" onclick="openAll(false)">Collapse all</button>'

@@ -32,7 +32,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "NEWSDESK_INGEST_BATCH": ("256", "Chunks embedded and written per step of `newsdesk ingest` (memory stays flat; "
                               "larger steps pad less)."),
     "NEWSDESK_MAX_QUESTION_CHARS": ("1000", "Longer questions are cut to this many characters (the answer says so)."),
-    "NEWSDESK_LLM_TIMEOUT": ("60", "Seconds before an LLM call is abandoned (the extractive answer is used instead)."),
+    "NEWSDESK_LLM_TIMEOUT": ("60", "Seconds before a remote model call is abandoned (the model-free reading is used instead, with a note)."),
     "OPENAI_BASE_URL": ("", "openai backend: base URL of any OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)."),
     "OPENAI_API_KEY": ("", "openai backend: API key (any non-empty string for local servers)."),
     "NEWSDESK_OPENAI_MODEL": ("gpt-4o-mini", "openai backend: model name."),

@@ -87,9 +87,11 @@ class Generator(Protocol):
 
     id: str
 
-    def generate(self, system: str, prompt: str, max_tokens: int = REPLY_TOKENS) -> str: ...
+    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
+        """The reply to ``messages``: (role, text) pairs, role one of system, user, assistant."""
 
-    def yes_probability(self, system: str, prompt: str) -> float: ...
+    def yes_probability(self, system: str, prompt: str) -> float:
+        """P(the reply to ``prompt`` starts with yes rather than no)."""
 
 
 def _part_paths() -> list[Path]:
@@ -154,6 +156,22 @@ def model_path(settings: Settings, progress: Callable[[str], None] | None = None
     return default_model_path(settings.model_dir, progress)
 
 
+_LOG_CALLBACK = None
+
+
+def _quiet_llama_log() -> None:
+    """llama.cpp prints its own notices to stderr even with verbose=False; keep them out of
+    the terminal (errors still surface as exceptions)."""
+    global _LOG_CALLBACK
+    import ctypes
+
+    import llama_cpp
+
+    if _LOG_CALLBACK is None:
+        _LOG_CALLBACK = llama_cpp.llama_log_callback(lambda level, text, data: None)
+        llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
 class LocalGenerator:
     """A GGUF instruction model run in-process by llama-cpp-python.
 
@@ -175,6 +193,7 @@ class LocalGenerator:
         except ImportError:
             raise ConfigError("The local reader needs llama-cpp-python: run `make install` "
                               "(or NEWSDESK_LLM=none for no model).") from None
+        _quiet_llama_log()
         try:
             self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count() or 2,
                               n_batch=512, verbose=False)
@@ -203,13 +222,16 @@ class LocalGenerator:
     def _first_tokens(self, words) -> list[int]:
         return sorted({self._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
 
-    def _prompt(self, system: str, prompt: str) -> str:
-        return self._format(messages=[{"role": "system", "content": system},
-                                      {"role": "user", "content": prompt}]).prompt
+    def _render(self, messages: list[tuple[str, str]]) -> str:
+        return self._format(messages=[{"role": r, "content": t} for r, t in messages]).prompt
 
-    def generate(self, system: str, prompt: str, max_tokens: int = REPLY_TOKENS) -> str:
+    def _prompt(self, system: str, prompt: str) -> str:
+        return self._render([("system", system), ("user", prompt)])
+
+    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
+        # create_completion reuses the cached beginning this prompt shares with the last one
         with self._lock:
-            out = self._llm.create_completion(self._prompt(system, prompt), max_tokens=max_tokens,
+            out = self._llm.create_completion(self._render(messages), max_tokens=max_tokens,
                                               temperature=0.0, top_k=1, stop=self._stops)
         return out["choices"][0]["text"]
 
@@ -259,11 +281,12 @@ class LangChainChatGenerator:
         self._model = model
         self._hint = hint
 
-    def generate(self, system: str, prompt: str, max_tokens: int = REPLY_TOKENS) -> str:
-        from langchain_core.messages import HumanMessage, SystemMessage
+    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
         try:
-            reply = self._model.invoke([SystemMessage(system), HumanMessage(prompt)])
+            reply = self._model.invoke([kinds[role](text) for role, text in messages])
         except Exception as exc:  # network, auth, timeouts: all say what to check
             raise BackendError(f"The {self.id} backend failed ({type(exc).__name__}). {self._hint}") from exc
         content = reply.content
@@ -272,7 +295,7 @@ class LangChainChatGenerator:
         return str(content)
 
     def yes_probability(self, system: str, prompt: str) -> float:
-        word = self.generate(system, prompt, max_tokens=2).strip().strip(".!\"'").lower()
+        word = self.chat([("system", system), ("user", prompt)], max_tokens=2).strip().strip(".!\"'").lower()
         return 1.0 if word.startswith("yes") else 0.0
 
 

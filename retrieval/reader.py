@@ -40,9 +40,10 @@ from retrieval.prompts import load_prompt
 from retrieval.search import QUERY_STOPWORDS, fold, terms, words_of
 from retrieval.types import Answer, Citation, Passage
 
-JUDGED = 4  # sentences shown to the judge per question
+JUDGED = 3  # sentences shown to the judge per question, best pre-ranked first
+STOP = 0.9  # a sentence judged at least this sure ends the judging
 MAX_WORDS = 60  # an answer longer than this is cut at clause punctuation
-THRESHOLDS = {"local": 0.5, "remote": 0.5, "none": 0.55}  # calibrated in README "Calibration"
+THRESHOLDS = {"local": 0.8, "remote": 0.5, "none": 0.55}  # calibrated in README "Calibration"
 HEADER_CHARS = 300  # an article's date is looked for in its first characters (the dateline)
 YEAR_RE = re.compile(r"\b(?:1[89]|20)\d\d\b")
 DATE_RE = re.compile(r"\b(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}"
@@ -132,8 +133,8 @@ class Reader:
             return question
         convo = "\n".join(f"User: {q}\nBot: {' '.join(a.split())[:300]}" for q, a in turns)
         try:
-            reply = self.generator.generate(load_prompt("rewrite_system"),
-                                            load_prompt("rewrite_user").format(conversation=convo, question=question))
+            reply = self.generator.chat([("system", load_prompt("rewrite_system")), ("user", load_prompt(
+                "rewrite_user").format(conversation=convo, question=question))])
         except BackendError:
             return question
         reply = " ".join(reply.strip().splitlines()[:1]).strip().strip('"“”')
@@ -205,19 +206,15 @@ class Reader:
         return load_prompt("judge_user").format(question=question, title=c.title, date=c.date or "not given",
                                                 context=context, sentence=" ".join(c.text.split()))
 
-    def _short(self, question: str, evidence: list[Candidate]) -> str | None:
-        lines = []
-        for c in evidence:
-            if c.context:
-                lines.append(" ".join(c.context.text.split()))
-            lines.append(" ".join(c.text.split()))
-        reply = self.generator.generate(load_prompt("answer_system"), load_prompt("answer_user").format(
-            sentences="\n".join(lines), question=question), max_tokens=24)
+    def _short(self, question: str, c: Candidate) -> str | None:
+        """The model's short answer, asked as a second turn after it judged ``c`` (so the
+        cached judge prompt is reused); kept only when ``c`` (or its context) holds every word."""
+        reply = self.generator.chat([("system", load_prompt("judge_system")),
+                                     ("user", self._judge_prompt(question, c)), ("assistant", "Yes"),
+                                     ("user", load_prompt("answer_user"))], max_tokens=24)
         reply = reply.strip().splitlines()[0].strip().strip('"“”').rstrip(".") if reply.strip() else ""
-        if not reply or reply.upper().startswith("NOT "):
-            return None
-        cited = " ".join(lines)
-        return reply if supports(cited, reply) and len(reply.split()) <= 20 else None
+        cited = c.text + " " + (c.context.text if c.context else "")
+        return reply if reply and len(reply.split()) <= 20 and supports(cited, reply) else None
 
     def run(self, question: str, qvec: Sequence[float], passages: Sequence[Passage]) -> Reading:
         unknown = self.unknown_name(question, passages)
@@ -227,47 +224,59 @@ class Reader:
         if not ranked:
             return Reading(abstained=True, notes=["no retrieved article is about the year the question names"])
         if self.generator is None:
-            best = ranked[0]
-            conf = round(best.score, 4)
-            if best.score < self.threshold:
-                return Reading(abstained=True, confidence=conf)
-            return Reading(abstained=False, evidence=[best], confidence=conf)
+            return self._without_model(ranked, self.threshold)
         system = load_prompt("judge_system")
-        judged = ranked[:JUDGED]
+        judged = []
         try:
-            for c in judged:
+            for c in ranked[:JUDGED]:
                 c.p_yes = self.generator.yes_probability(system, self._judge_prompt(question, c))
-        except BackendError as exc:
-            return Reading(abstained=True, notes=[f"{exc}"])
+                judged.append(c)
+                if c.p_yes >= STOP:
+                    break  # clearly answered: the later, lower-ranked sentences cannot change that
+        except BackendError as exc:  # the model is unreachable: the model-free reading, said so
+            reading = self._without_model(ranked, THRESHOLDS["none"])
+            reading.notes.append(f"{exc} Answered without the model (the weaker pre-ranking).")
+            return reading
         judged.sort(key=lambda c: (-(c.p_yes or 0.0), -c.score))
         best = judged[0]
         conf = round(best.p_yes or 0.0, 4)
         if (best.p_yes or 0.0) < self.threshold:
             return Reading(abstained=True, confidence=conf)
         try:
-            short = self._short(question, [best])
+            short = self._short(question, best)
             reading = Reading(abstained=False, evidence=[best], short_answer=short, confidence=conf)
             if short and numeric(short):
-                self._disagreement(question, reading, judged)
+                self._disagreement(question, reading, ranked[:JUDGED])
         except BackendError as exc:
             reading = Reading(abstained=False, evidence=[best], confidence=conf,
                               notes=[f"{exc} The quote is shown without a short answer."])
         return reading
 
+    @staticmethod
+    def _without_model(ranked: list[Candidate], threshold: float) -> Reading:
+        best = ranked[0]
+        if best.score < threshold:
+            return Reading(abstained=True, confidence=round(best.score, 4))
+        return Reading(abstained=False, evidence=[best], confidence=round(best.score, 4))
+
     def _disagreement(self, question: str, reading: Reading, judged: list[Candidate]) -> None:
+        """Another article's sentence, judged an answer too, that gives another number or date."""
         best = reading.evidence[0]
-        rival = next((c for c in judged[1:] if c.source != best.source and (c.p_yes or 0) >= self.threshold
-                      and numeric(c.text)), None)
-        if rival is None:
+        system = load_prompt("judge_system")
+        for c in judged:
+            if c.source == best.source or not numeric(c.text):
+                continue
+            if c.p_yes is None:
+                c.p_yes = self.generator.yes_probability(system, self._judge_prompt(question, c))
+            if c.p_yes < self.threshold:
+                continue
+            other = self._short(question, c)
+            mine = {w for w in norm_tokens(reading.short_answer or "") if w[:1].isdigit()}
+            theirs = {w for w in norm_tokens(other or "") if w[:1].isdigit()}
+            if mine and theirs and mine != theirs:
+                reading.conflict = [(reading.short_answer or "", best), (other or "", c)]
+                reading.notes.append("sources disagree")
             return
-        other = self._short(question, [rival])
-        if not other or not numeric(other):
-            return
-        mine = {w for w in norm_tokens(reading.short_answer or "") if w[:1].isdigit()}
-        theirs = {w for w in norm_tokens(other) if w[:1].isdigit()}
-        if mine and theirs and mine != theirs:
-            reading.conflict = [(reading.short_answer or "", best), (other, rival)]
-            reading.notes.append("sources disagree")
 
 
 # ------------------------------------------------------------------ rendering

@@ -9,6 +9,10 @@ CORPUS = ROOT / "corpus"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# Tests of plumbing (CLI, Slack, ingest, hostile input) run the model-free reader, which is fast;
+# the tests of the reader itself (the `pipeline` fixture, tests/test_reader_model.py, the fast eval
+# subset) load the real model.
+os.environ["NEWSDESK_LLM"] = os.environ.get("NEWSDESK_TEST_LLM", "none")
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +37,10 @@ def indexed_home(tmp_path_factory):
 def pipeline(indexed_home):
     from retrieval.pipeline import Pipeline
 
+    import dataclasses
+
     settings, _ = indexed_home
-    return Pipeline(settings)
+    return Pipeline(dataclasses.replace(settings, llm="local"))
 
 
 HOSTILE_ARTICLE = """Weather service issues notice for the capital

@@ -34,7 +34,7 @@ def test_unknown_backend_is_named(monkeypatch, tmp_path):
     try:
         get_generator(Settings.from_env())
     except ConfigError as exc:
-        assert "gpt-magic" in str(exc) and "extractive" in str(exc)
+        assert "gpt-magic" in str(exc) and "local" in str(exc) and "none" in str(exc)
     else:
         raise AssertionError("expected ConfigError")
 

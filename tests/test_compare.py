@@ -20,7 +20,7 @@ def pq(qid, qtype, correct):
 
 
 A = {
-    "system": "naive", "backend": "extractive", "questions": 5,
+    "system": "naive", "backend": "local", "questions": 5,
     "accuracy": 0.5, "false_abstention": 0.25, "answer_words_median": 30, "citations": 4,
     "hit@5": 0.8, "citation_validity": None, "token_f1": 0.4,
     "latency_ms": {"total": {"median": 900.0, "p95": 2000.0}, "answer": {"median": 500.0, "p95": 800.0}},
@@ -30,7 +30,7 @@ A = {
                      pq("q4", "conflict", True), pq("qa", "followup", True)],
 }
 B = {
-    "system": "newsdesk", "backend": "extractive", "questions": 5,
+    "system": "newsdesk", "backend": "local", "questions": 5,
     "accuracy": 0.75, "false_abstention": 0.5, "answer_words_median": 20, "citations": 9,
     "hit@5": 0.8, "citation_validity": 1.0, "token_f1": 0.3,
     "latency_ms": {"total": {"median": 1200.0, "p95": 1500.0}, "rewrite": {"median": 3.0, "p95": 5.0}},

@@ -24,4 +24,4 @@ def test_defaults(monkeypatch):
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     s = Settings.from_env()
-    assert s.home == Path(".newsdesk") and s.llm == "extractive" and s.top_k == 8
+    assert s.home == Path(".newsdesk") and s.llm == "local" and s.top_k == 8

@@ -11,9 +11,11 @@ AT_MOST = {"false_abstention"}
 
 
 @pytest.mark.slow
-def test_fast_subset_meets_thresholds(tmp_path):
+def test_fast_subset_meets_thresholds(tmp_path, monkeypatch):
+    """With the real reader: the default local model."""
     from evals.runner import run_eval
 
+    monkeypatch.setenv("NEWSDESK_LLM", "local")
     floors = tomllib.loads((ROOT / "evals" / "thresholds.toml").read_text())["fast"]
     out = tmp_path / "eval"
     metrics = run_eval(ROOT / "evals" / "gold.jsonl", out, Console(file=open(tmp_path / "log.txt", "w")),

@@ -1,6 +1,7 @@
-"""An LLM backend that hangs, fails or talks nonsense: the user still gets the verified
-extractive answer, with a note saying what went wrong. Served by a real HTTP server on
-127.0.0.1 that plays the OpenAI chat completions API badly."""
+"""A reader backend that hangs, fails, talks nonsense or invents: the user gets a verified
+answer (the model-free reading, with a note saying what went wrong), an abstention, or the
+quote without the invented short answer; never the invention. Served by a real HTTP server
+on 127.0.0.1 that plays the OpenAI chat completions API badly."""
 import json
 import threading
 import time
@@ -30,9 +31,11 @@ class BadLLM:
                 if outer.mode == "500":
                     body, status = b'{"error": {"message": "boom"}}', 500
                 else:  # "nonsense": a valid completion that answers something else
-                    # "invented": the right shape, citing a real sentence, with a figure it does not hold
+                    # "invented": judges every sentence an answer, then gives a figure none holds
+                    last = outer.bodies[-1]["messages"][-1]["content"]
+                    judging = last.rstrip().endswith("Answer yes or no.")
                     content = ("Brazil won it. Trust me." if outer.mode == "nonsense" else
-                               "U.S. diplomats were given 48 hours to leave Venezuela [1].")
+                               "Yes" if judging else "48 hours")
                     body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
                                        "choices": [{"index": 0, "finish_reason": "stop",
                                                     "message": {"role": "assistant", "content": content}}],
@@ -55,9 +58,8 @@ class BadLLM:
         self.server.server_close()
 
 
-@pytest.mark.parametrize("mode,note", [("hang", "openai backend failed"), ("500", "openai backend failed"),
-                                       ("nonsense", "not supported"), ("invented", "not supported")])
-def test_llm_faults_fall_back_to_the_verified_answer(indexed_home, monkeypatch, mode, note):
+@pytest.mark.parametrize("mode", ["hang", "500", "nonsense", "invented"])
+def test_llm_faults_never_reach_the_user(indexed_home, monkeypatch, mode):
     from retrieval.config import Settings
     from retrieval.pipeline import Pipeline
 
@@ -74,11 +76,17 @@ def test_llm_faults_fall_back_to_the_verified_answer(indexed_home, monkeypatch, 
         llm.close()
     assert llm.calls >= 1
     # the reply is capped under both names: llama-cpp-python's server reads only max_tokens
-    from retrieval.models import LLM_MAX_TOKENS
+    from retrieval.models import REPLY_TOKENS
 
-    assert all(b.get("max_tokens") == b.get("max_completion_tokens") == LLM_MAX_TOKENS for b in llm.bodies)
-    assert not ans.abstained and "72 hours" in ans.answer and "Brazil" not in ans.answer and "48" not in ans.answer
-    assert any(note in n for n in ans.notes), ans.notes
+    assert all(b.get("max_tokens") == b.get("max_completion_tokens") == REPLY_TOKENS for b in llm.bodies)
+    assert "Brazil" not in ans.answer and "48" not in ans.answer
+    if mode in ("hang", "500"):  # the model-free reading, said so
+        assert not ans.abstained and "72 hours" in ans.answer
+        assert any("openai backend failed" in n and "without the model" in n for n in ans.notes), ans.notes
+    elif mode == "nonsense":  # no sentence was judged an answer
+        assert ans.abstained and not ans.citations
+    else:  # the quote stands; the invented figure is not the short answer
+        assert not ans.abstained and "72 hours" in ans.answer and ans.short_answer is None
     for c in ans.citations:
         assert (corpus / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
     if mode == "hang":

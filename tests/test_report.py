@@ -38,13 +38,13 @@ def make_run(folder: Path, system: str = "newsdesk", correct: dict | None = None
                           "score": 1.0 / i, "text": f"passage {i} of {qid} " + "lorem ipsum " * 60}
                          for i in range(1, 6)],
             "timings_ms": {"rewrite": 5.0, "retrieve": 100.0, "answer": ms - 150, "verify": 45.0, "total": ms},
-            "backend": "extractive", "notes": [],
+            "backend": "local", "notes": [],
         })
         per_q.append({"id": qid, "type": qtype, "question": question, "correct": ok, "abstained": abstained,
                       "f1": 1.0 if ok else 0.2, "hit_rank": rank, "citations_valid": 1, "citations": 1,
                       "expected": "abstain" if qtype == "unanswerable" else [f"alias {qid}", "Luis Almagro"],
                       "got": "ABSTAINED" if abstained else answer, "total_ms": ms})
-    metrics = {"system": system, "backend": "extractive", "gold": "evals/gold.jsonl", "questions": len(QUESTIONS)}
+    metrics = {"system": system, "backend": "local", "gold": "evals/gold.jsonl", "questions": len(QUESTIONS)}
     if full:
         metrics.update({
             "accuracy": accuracy, "token_f1": 0.61, "answer_words_median": 14, "abstention_precision": 0.5,

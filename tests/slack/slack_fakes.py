@@ -267,7 +267,7 @@ def cited_answer(question: str = "How long were US diplomats given to leave Vene
     return Answer(
         question=question, standalone_question=question,
         answer="Maduro gave the U.S. delegation 72 hours to leave [1].",
-        short_answer="72 hours", abstained=False, backend="extractive",
+        short_answer="72 hours", abstained=False, backend="local",
         citations=[Citation(id=1, source="000_d11bcdd6ba81869e.txt",
                             title="Maduro breaks diplomatic relations with US", start=120, end=200,
                             quote="giving the U.S. delegation 72 hours to quit the country")],
@@ -280,7 +280,7 @@ def abstained_answer(question: str = "Who won the 1950 World Cup?") -> Answer:
         question=question, standalone_question=question,
         answer=f"The articles don't say. Nothing in them answers “{question.rstrip('?')}?”. "
                "The closest passages are listed below.",
-        short_answer=None, abstained=True, backend="extractive", notes=["weak match (similarity 0.21)"],
+        short_answer=None, abstained=True, backend="local", notes=["weak match (similarity 0.21)"],
         passages=[Passage(source="003_747ea242d0380afb.txt", title="Football results", start=0, end=80,
                           text="The match ended in a draw after extra time.", score=0.2),
                   Passage(source="004_29819ce6b5f17083.txt", title="Sports roundup", start=10, end=90,

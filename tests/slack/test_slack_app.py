@@ -34,7 +34,7 @@ def test_mention_posts_status_then_updates_it_with_the_answer(bot):
     section_texts = [b["text"]["text"] for b in update.body["blocks"] if b["type"] == "section"]
     assert any("[1] *Maduro breaks diplomatic relations with US* — `000_d11bcdd6ba81869e.txt`" in t
                and ">giving the U.S. delegation 72 hours to quit the country" in t for t in section_texts)
-    assert any(b["type"] == "context" and "extractive" in b["elements"][0]["text"] for b in update.body["blocks"])
+    assert any(b["type"] == "context" and "local" in b["elements"][0]["text"] for b in update.body["blocks"])
     assert bot.answer.calls == [("How long were US diplomats given to leave?", [])]
     assert update.headers["authorization"] == "Bearer xoxb-test"
 

@@ -20,7 +20,7 @@ def _texts(bs):
 
 def _answer(citations, text="An answer [1]."):
     return Answer(question="q", standalone_question="q", answer=text, short_answer=None, abstained=False,
-                  citations=citations, backend="extractive")
+                  citations=citations, backend="local")
 
 
 def _check_limits(bs):
@@ -37,7 +37,7 @@ def test_answer_sources_context_and_buttons():
     assert bs[1]["text"]["text"] == "*Sources*"
     assert bs[2]["text"]["text"] == ("[1] *Maduro breaks diplomatic relations with US* — `000_d11bcdd6ba81869e.txt`\n"
                                      ">giving the U.S. delegation 72 hours to quit the country")
-    assert bs[3]["type"] == "context" and "`extractive`" in bs[3]["elements"][0]["text"]
+    assert bs[3]["type"] == "context" and "`local`" in bs[3]["elements"][0]["text"]
     actions = bs[4]
     assert [e["action_id"] for e in actions["elements"]] == [blocks.HELPFUL, blocks.NOT_HELPFUL]
     assert all(e["value"] == "k123" for e in actions["elements"])

@@ -139,7 +139,7 @@ PINGS = "<!channel> <!here> <!everyone> <@U123> <#C1> <https://evil.example|clic
 def _evil(question):
     a = cited_answer(question)
     a.answer = f"Look {PINGS} [1]."
-    a.backend = "extractive<!here>"
+    a.backend = "local<!here>"
     a.notes = [f"The sources say {PINGS}"]
     c = a.citations[0]
     c.quote, c.title, c.source = f"quote {PINGS}", f"Title {PINGS}", f"file<@U123>.txt"
