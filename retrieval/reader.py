@@ -18,7 +18,9 @@
    closest passages. Otherwise the best judged sentence (with its context) is the evidence.
 6. **Phrase**: the model writes the short answer from the evidence only. It is kept only when
    every word of it (normalised for case, accents, digits and number words, date order)
-   occurs in a cited sentence; otherwise the quote stands alone.
+   occurs in the cited sentence and it says something the question does not ("Who replaced
+   Koval?" is not answered by "Koval"). Evidence that yields no such answer is no evidence:
+   the next judged sentence gets the same chance, then the reader abstains.
 7. **Disagreement**: when the short answer is a number or date and another article's judged
    sentence gives a different one for the question, the answer says the articles disagree
    and cites each side.
@@ -106,6 +108,12 @@ def supports(sentence: str, short: str) -> bool:
     want = [w for w in norm_tokens(short) if w not in QUERY_STOPWORDS]
     have = set(norm_tokens(sentence))
     return bool(want) and all(w in have for w in want)
+
+
+def adds_nothing(question: str, short: str) -> bool:
+    """The short answer only repeats words of the question ("Who replaced Koval?" -> "Koval")."""
+    words = [w for w in norm_tokens(short) if w not in QUERY_STOPWORDS]
+    return set(words) <= set(norm_tokens(question))
 
 
 def numeric(text: str) -> bool:
@@ -211,10 +219,12 @@ class Reader:
         cached judge prompt is reused); kept only when ``c`` (or its context) holds every word."""
         reply = self.generator.chat([("system", load_prompt("judge_system")),
                                      ("user", self._judge_prompt(question, c)), ("assistant", "Yes"),
-                                     ("user", load_prompt("answer_user"))], max_tokens=24)
+                                     ("user", load_prompt("answer_user").format(question=question))], max_tokens=24)
         reply = reply.strip().splitlines()[0].strip().strip('"“”').rstrip(".") if reply.strip() else ""
         cited = c.text + " " + (c.context.text if c.context else "")
-        return reply if reply and len(reply.split()) <= 20 and supports(cited, reply) else None
+        if not reply or len(reply.split()) > 20 or not supports(cited, reply) or adds_nothing(question, reply):
+            return None
+        return reply
 
     def run(self, question: str, qvec: Sequence[float], passages: Sequence[Passage]) -> Reading:
         unknown = self.unknown_name(question, passages)
@@ -242,15 +252,22 @@ class Reader:
         conf = round(best.p_yes or 0.0, 4)
         if (best.p_yes or 0.0) < self.threshold:
             return Reading(abstained=True, confidence=conf)
+        # The evidence must yield a short answer the sentence holds and the question does not
+        # already say; the next sentence judged above the threshold gets the same chance.
         try:
-            short = self._short(question, best)
-            reading = Reading(abstained=False, evidence=[best], short_answer=short, confidence=conf)
-            if short and numeric(short):
-                self._disagreement(question, reading, ranked[:JUDGED])
+            for c in [c for c in judged if (c.p_yes or 0.0) >= self.threshold][:2]:
+                short = self._short(question, c)
+                if short:
+                    reading = Reading(abstained=False, evidence=[c], short_answer=short,
+                                      confidence=round(c.p_yes or 0.0, 4))
+                    if numeric(short):
+                        self._disagreement(question, reading, ranked[:JUDGED])
+                    return reading
         except BackendError as exc:
-            reading = Reading(abstained=False, evidence=[best], confidence=conf,
-                              notes=[f"{exc} The quote is shown without a short answer."])
-        return reading
+            return Reading(abstained=False, evidence=[best], confidence=conf,
+                           notes=[f"{exc} The quote is shown without a short answer."])
+        return Reading(abstained=True, confidence=conf,
+                       notes=["the model found no answer in the evidence that the question does not already say"])
 
     @staticmethod
     def _without_model(ranked: list[Candidate], threshold: float) -> Reading:

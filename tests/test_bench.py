@@ -113,11 +113,13 @@ def _results(**over) -> dict:
                        "naive": {"chunks": 700, "seconds": 25.0, "chunks_per_s": 28.0, "mb_per_s": 0.027,
                                  "shard_chunks_per_s": [28.0, 28.0]}},
         "latency": {"questions": 3,
-                    "newsdesk_extractive": {"questions": 3, "latency_ms": {"total": {"median": 300.0}},
-                                            "eval": {"fast": {"pass": True}}},
-                    "newsdesk_openai": {"questions": 3, "latency_ms": {"total": {"median": 900.0}},
-                                        "eval": {"fast": {"pass": True}}},
-                    "naive_openai": {"questions": 3, "latency_ms": {"total": {"median": 1000.0}}}},
+                    "newsdesk_none": {"questions": 3, "latency_ms": {"total": {"median": 300.0}},
+                                      "eval": {"fast": {"pass": True}}},
+                    "newsdesk_local": {"questions": 3, "latency_ms": {"total": {"median": 900.0, "p95": 6000.0}},
+                                       "eval": {"fast": {"pass": True},
+                                                "all": {"accuracy": 0.9, "abstention_recall": 0.9}}},
+                    "naive_local": {"questions": 3, "latency_ms": {"total": {"median": 1000.0}},
+                                    "eval": {"all": {"accuracy": 0.7, "abstention_recall": 0.2}}}},
         "scaling": [{"chunks": 1000, "ingest": {}, "ingest_peak_rss_mb": 900.0,
                      "query": {"latency_ms": {"total": {"median": 400.0}}}},
                     {"chunks": 10000, "ingest": {}, "ingest_peak_rss_mb": 1000.0,
@@ -138,6 +140,9 @@ def test_the_bar_is_checked_with_the_issues_thresholds():
     assert checks["ingest_vs_naive"]["pass"]
     assert checks["latency_vs_naive"]["pass"] and checks["latency_vs_naive"]["value"] == 0.9
     assert checks["eval_figures_kept"]["pass"] is True
+    assert checks["reader_median_s"]["pass"] and checks["reader_p95_s"]["pass"] is False
+    assert checks["accuracy_minus_naive"]["pass"] is False and checks["accuracy_minus_naive"]["value"] == 0.2
+    assert checks["abstention_recall_minus_naive"]["pass"] and checks["abstention_recall_minus_naive"]["value"] == 0.7
     assert checks["scaling_latency"]["value"] == 2.25 and checks["scaling_latency"]["pass"] is False
     assert checks["scaling_memory"]["value"] == 2.1 and checks["scaling_memory"]["pass"] is False
     assert checks["help_seconds"]["pass"]

@@ -85,8 +85,8 @@ def test_llm_faults_never_reach_the_user(indexed_home, monkeypatch, mode):
         assert any("openai backend failed" in n and "without the model" in n for n in ans.notes), ans.notes
     elif mode == "nonsense":  # no sentence was judged an answer
         assert ans.abstained and not ans.citations
-    else:  # the quote stands; the invented figure is not the short answer
-        assert not ans.abstained and "72 hours" in ans.answer and ans.short_answer is None
+    else:  # a sentence that yields no verified short answer is no evidence
+        assert ans.abstained and not ans.citations
     for c in ans.citations:
         assert (corpus / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
     if mode == "hang":
