@@ -873,6 +873,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                      "this many minutes from the start (default: no limit)")
     p.add_argument("--gold", type=Path, default=ROOT / "evals" / "gold.jsonl")
     p.add_argument("--corpus", type=Path, default=ROOT / "corpus")
+    p.add_argument("--tag", help="use only the gold questions with this tag (e.g. fast: every type, 20 questions)")
     p.add_argument("--gold-limit", type=int, help="use only the first N gold questions (for tests; default all)")
     p.add_argument("--work", type=Path, help="scratch folder for indexes and corpora (default: a new temp folder, "
                                              "removed at the end)")
@@ -901,13 +902,15 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     gold = load_gold(args.gold)
+    if args.tag:
+        gold = [g for g in gold if args.tag in g.get("tags", [])]
     if args.gold_limit:
         gold = gold[: args.gold_limit]
     started = time.time()
     deadline = started + args.max_minutes * 60 if args.max_minutes else None
     results: dict = {"schema": 1, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                      "args": {"sizes": sizes, "throughput_size": tp_size, "throughput_shards": shards,
-                              "quick": args.quick, "skip_llm": skip_llm, "gold": str(args.gold),
+                              "quick": args.quick, "skip_llm": skip_llm, "gold": str(args.gold), "tag": args.tag,
                               "gold_questions": len(gold), "corpus": str(args.corpus), "seed": args.seed,
                               "max_minutes": args.max_minutes, "block": args.block},
                      "machine": machine_info(), "steps_s": {}}
