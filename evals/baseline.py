@@ -127,6 +127,10 @@ def _embedder_id(embeddings) -> str:
     return type(embeddings).__name__ + (f"(size={size})" if size else "")
 
 
+def _prompt_text(prompt_value) -> str:
+    return "\n\n".join(str(m.content) for m in prompt_value.to_messages())
+
+
 def local_runnable(settings):
     """The local reader model as a runnable: prompt value in, reply text out (one user turn)."""
     from langchain_core.runnables import RunnableLambda
