@@ -194,6 +194,10 @@ class LocalGenerator:
             raise ConfigError("The local reader needs llama-cpp-python: run `make install` "
                               "(or NEWSDESK_LLM=none for no model).") from None
         _quiet_llama_log()
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"GGUF":
+                raise ConfigError(f"{path} is not a GGUF model file: point NEWSDESK_MODEL_PATH at a .gguf "
+                                  "file, or unset it to use the packaged Qwen2.5 model.")
         try:
             self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or os.cpu_count() or 2,
                               n_batch=512, verbose=False)

@@ -213,3 +213,37 @@ def test_the_model_free_reader_answers_from_the_best_sentence(corpus):
     ans = _ask(Reader(None, TinyEmbeddings(), Verifier(corpus), threshold=0.0), corpus,
                "Who won the 2023 Harbour Marathon?", "m23.txt")
     assert not ans.abstained and ans.short_answer is None and "Mekonnen" in ans.answer
+
+
+def test_a_file_that_is_not_a_gguf_model_says_how_to_fix_it(tmp_path):
+    from retrieval.errors import ConfigError
+    from retrieval.models import LocalGenerator
+
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="not a GGUF model file.*NEWSDESK_MODEL_PATH"):
+        LocalGenerator(bad)
+
+
+def test_the_packaged_model_is_joined_once_and_checked(tmp_path, monkeypatch):
+    import hashlib
+
+    import retrieval.models as models
+
+    parts = []
+    for i, chunk in enumerate([b"GGUF-part-one", b"-part-two"]):
+        p = tmp_path / f"part{i}.bin"
+        p.write_bytes(chunk)
+        parts.append(p)
+    whole = b"GGUF-part-one-part-two"
+    monkeypatch.setattr(models, "_part_paths", lambda: parts)
+    monkeypatch.setattr(models, "GGUF_SIZE", len(whole))
+    monkeypatch.setattr(models, "GGUF_SHA256", hashlib.sha256(whole).hexdigest())
+    target = models.default_model_path(tmp_path / "cache")
+    assert target.read_bytes() == whole
+    parts[0].write_bytes(b"changed!")  # a second call reuses the joined file, never re-joins
+    assert models.default_model_path(tmp_path / "cache").read_bytes() == whole
+    monkeypatch.setattr(models, "GGUF_SHA256", "0" * 64)  # corrupt pieces: an error, no file left
+    with pytest.raises(models.ConfigError, match="reinstall"):
+        models.default_model_path(tmp_path / "other")
+    assert not list((tmp_path / "other").glob("*.gguf")) and not list((tmp_path / "other").glob(".*tmp"))
