@@ -34,6 +34,7 @@ def cli_env(tmp_path_factory):
 
 def test_ask_json_has_every_field(cli_env):
     env, corpus = cli_env
+    env = {**env, "NEWSDESK_LLM": "local"}  # the real reader, as a user runs it
     out = _newsdesk("ask", "--json", "Who is the Secretary of State?", env=env)
     data = json.loads(out.stdout)
     for key in ("question", "standalone_question", "answer", "short_answer", "abstained", "citations",
@@ -49,6 +50,7 @@ def test_ask_json_has_every_field(cli_env):
 
 def test_ask_json_with_history(cli_env):
     env, _ = cli_env
+    env = {**env, "NEWSDESK_LLM": "local"}  # the follow-up is rewritten by the model
     history = json.dumps([["Who declared himself interim president?", "Juan Guaido"]])
     data = json.loads(_newsdesk("ask", "--json", "--history", history, "How old is he?", env=env).stdout)
     assert "Guaido" in data["standalone_question"]
