@@ -274,7 +274,7 @@ class Reader:
                     reading = Reading(abstained=False, evidence=[c], short_answer=None if short is YES_NO else short,
                                       confidence=round(c.p_yes or 0.0, 4))
                     if short is not YES_NO and numeric(short):
-                        self._disagreement(question, reading, ranked[:JUDGED])
+                        self._disagreement(question, reading, judged)
                     return reading
         except BackendError as exc:
             return Reading(abstained=False, evidence=[best], confidence=conf,
@@ -292,13 +292,10 @@ class Reader:
     def _disagreement(self, question: str, reading: Reading, judged: list[Candidate]) -> None:
         """Another article's sentence, judged an answer too, that gives another number or date."""
         best = reading.evidence[0]
-        system = load_prompt("judge_system")
         for c in judged:
             if c.source == best.source or not numeric(c.text):
                 continue
-            if c.p_yes is None:
-                c.p_yes = self.generator.yes_probability(system, self._judge_prompt(question, c))
-            if c.p_yes < self.threshold:
+            if (c.p_yes or 0.0) < self.threshold:
                 continue
             other = self._short(question, c)
             mine = {w for w in norm_tokens(reading.short_answer or "") if w[:1].isdigit()}
