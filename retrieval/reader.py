@@ -47,8 +47,8 @@ JUDGED = 3  # sentences shown to the judge per question
 MAX_WORDS = 60  # an answer longer than this is cut at clause punctuation
 THRESHOLDS = {"local": 0.55, "remote": 0.5, "none": 0.40}  # calibrated in README "Calibration"
 VECTOR_CACHE = 50_000  # sentence embeddings kept in memory (about 80 MB at most)
-HEADER_CHARS = 300
-YES_NO = "yes/no"  # the model answered a yes/no question: the quote is the answer  # an article's date is looked for in its first characters (the dateline)
+HEADER_CHARS = 300  # an article's date is looked for in its first characters (the dateline)
+YES_NO = "yes/no"  # the model answered a yes/no question: the quote is the answer
 YEAR_RE = re.compile(r"\b(?:1[89]|20)\d\d\b")
 DATE_RE = re.compile(r"\b(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? \d{4}"
                      r"|\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]* \d{4}"
