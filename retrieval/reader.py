@@ -125,6 +125,19 @@ def numeric(text: str) -> bool:
     return any(w[:1].isdigit() for w in norm_tokens(text))
 
 
+def counted(sentence: str, value: str) -> str | None:
+    """What ``value``'s number counts in ``sentence``: the first content word after it
+    ("Nineteen runners were taken..." -> "runner"), so 19 runners and a 212-page report are
+    never reported as a disagreement."""
+    digits = {w for w in norm_tokens(value) if w[:1].isdigit()}
+    tokens = norm_tokens(sentence)
+    for i, w in enumerate(tokens):
+        if w in digits:
+            after = [t for t in tokens[i + 1:i + 4] if t not in QUERY_STOPWORDS and not t[:1].isdigit()]
+            return after[0][:5] if after else None
+    return None
+
+
 # ------------------------------------------------------------------ the reader
 class Reader:
     """Judges candidate sentences with ``generator`` (None: the model-free reader)."""
@@ -300,7 +313,8 @@ class Reader:
             other = self._short(question, c)
             mine = {w for w in norm_tokens(reading.short_answer or "") if w[:1].isdigit()}
             theirs = {w for w in norm_tokens(other or "") if w[:1].isdigit()}
-            if mine and theirs and mine != theirs:
+            unit = counted(best.text, reading.short_answer or "")
+            if mine and theirs and mine != theirs and unit and unit == counted(c.text, other or ""):
                 reading.conflict = [(reading.short_answer or "", best), (other or "", c)]
                 reading.notes.append("sources disagree")
             return
@@ -326,6 +340,14 @@ def _trim(text: str, keep: str | None, limit: int) -> tuple[int, int]:
                 lo, hi, grown = nlo, nhi, True
                 break
     a, b = clauses[lo][0], clauses[hi][1]
+    if len(text[a:b].split()) > limit:  # one clause longer than the limit: cut it at words
+        words = [m.span() for m in re.finditer(r"\S+", text[a:b])]
+        first = 0
+        if keep:
+            first = next((i for i in range(len(words)) if supports(text[a + words[i][0]:b], keep)
+                          and not supports(text[a + words[min(i + 1, len(words) - 1)][0]:b], keep)), 0)
+            first = max(0, min(first - limit // 3, len(words) - limit))
+        a, b = a + words[first][0], a + words[first + limit - 1][1]
     seg = text[a:b]
     return a + len(seg) - len(seg.lstrip()), b - (len(seg) - len(seg.rstrip(" ,;:—–")))
 
@@ -343,7 +365,8 @@ def render(question: str, standalone: str, reading: Reading, passages: list[Pass
         if best.context is not None:
             parts.append((None, best.context))
         parts.append((reading.short_answer, best))
-    budget = max(12, (MAX_WORDS - 10) // len(parts))
+    lead_words = sum(len((v or "").split()) + 2 for v, _ in parts) + 3  # "The articles disagree: a [1] vs b [2]."
+    budget = max(12, (MAX_WORDS - lead_words) // len(parts))
     citations, quotes = [], []
     for value, c in parts:
         a, b = _trim(c.text, value, budget)

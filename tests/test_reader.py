@@ -168,6 +168,32 @@ def test_articles_that_disagree_are_both_cited(corpus):
     assert "14" in ans.short_answer and "Nineteen" in ans.short_answer
 
 
+def test_numbers_that_count_different_things_are_no_disagreement(tmp_path):
+    (tmp_path / "e.txt").write_text("Town evacuated\n\nAbout 4,000 people were evacuated on Wednesday after the fire.\n")
+    (tmp_path / "r.txt").write_text("Fire report out\n\nThe 212-page report on the fire and the evacuation was "
+                                    "published on Monday.\n")
+    model = FakeModel(lambda prompt: 0.9, replies=["4,000", "212"])
+    ans = _ask(Reader(model, TinyEmbeddings(), Verifier(tmp_path)), tmp_path,
+               "How many people were evacuated because of the fire?", "e.txt", "r.txt")
+    assert not ans.abstained and not ans.answer.startswith("The articles disagree")
+    assert ans.short_answer == "4,000" and [c.source for c in ans.citations] == ["e.txt"]
+
+
+def test_a_disagreement_stays_within_the_answer_length(tmp_path):
+    long = ("{n} runners were taken to hospital on Sunday after temperatures on the waterfront climbed past "
+            "30 degrees during the race which organisers had refused to delay despite warnings from doctors and "
+            "the weather service and calls from the runners themselves to start the race two hours earlier than "
+            "planned.\n")  # one clause of 46 words: the quote is cut at words
+    (tmp_path / "a.txt").write_text("Heat\n\n" + long.format(n="Nineteen"))
+    (tmp_path / "b.txt").write_text("Hot race\n\n" + long.format(n="Fourteen"))
+    model = FakeModel(lambda prompt: 0.9, replies=["Nineteen", "Fourteen"])
+    ans = _ask(Reader(model, TinyEmbeddings(), Verifier(tmp_path)), tmp_path,
+               "How many runners were taken to hospital?", "a.txt", "b.txt")
+    assert ans.answer.startswith("The articles disagree") and len(ans.answer.split()) <= 60
+    for c in ans.citations:
+        assert (tmp_path / c.source).read_text()[c.start:c.end] == c.quote
+
+
 def test_a_failing_backend_falls_back_to_the_model_free_reading_with_a_note(corpus):
     reader = Reader(FakeModel(fail=True), TinyEmbeddings(), Verifier(corpus))
     ans = _ask(reader, corpus, "Who won the 2023 Harbour Marathon?", "m23.txt")
