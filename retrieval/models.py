@@ -90,8 +90,9 @@ class Generator(Protocol):
     def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
         """The reply to ``messages``: (role, text) pairs, role one of system, user, assistant."""
 
-    def yes_probability(self, system: str, prompt: str) -> float:
-        """P(the reply to ``prompt`` starts with yes rather than no)."""
+    def yes_probability(self, messages: list[tuple[str, str]]) -> float:
+        """P(the reply to ``messages`` starts with yes rather than no). Every message before
+        the last is the same from call to call (instructions and worked examples)."""
 
 
 def _part_paths() -> list[Path]:
@@ -177,14 +178,15 @@ class LocalGenerator:
 
     Prompts are rendered with the model's own chat template, so any instruction GGUF works.
     ``yes_probability`` reads the first answer token's logits: P(yes) among yes/no tokens.
-    Prompts that share a beginning (the system prompt, then the question) reuse the model's
-    KV cache for it, so judging several sentences for one question costs little more than
-    the sentences themselves.
+    A prompt reuses the model's KV cache for the beginning it shares with the last one. The
+    judge's fixed part (instructions and worked examples) is read once per process and its
+    state kept, so a prompt of another kind in between (a follow-up's rewrite) does not make
+    the next judgement read it again.
     """
 
     id = "local"
 
-    def __init__(self, path: Path, n_ctx: int = 2048, threads: int | None = None):
+    def __init__(self, path: Path, n_ctx: int = 2048, threads: int | None = None, state_dir: Path | None = None):
         import threading
 
         try:
@@ -221,6 +223,8 @@ class LocalGenerator:
         self._yes = self._first_tokens(("yes", "Yes", " yes", " Yes", "YES"))
         self._no = self._first_tokens(("no", "No", " no", " No", "NO"))
         self._lock = threading.Lock()
+        self._fixed: tuple[list[int], bytes] | None = None  # (tokens, saved KV) of the judge's fixed part
+        self._state_dir = state_dir
         self.path = path
 
     def _first_tokens(self, words) -> list[int]:
@@ -229,29 +233,102 @@ class LocalGenerator:
     def _render(self, messages: list[tuple[str, str]]) -> str:
         return self._format(messages=[{"role": r, "content": t} for r, t in messages]).prompt
 
-    def _prompt(self, system: str, prompt: str) -> str:
-        return self._render([("system", system), ("user", prompt)])
-
     def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
         # create_completion reuses the cached beginning this prompt shares with the last one
         with self._lock:
-            out = self._llm.create_completion(self._render(messages), max_tokens=max_tokens,
+            tokens = self._tokens(messages)
+            self._eval(tokens[:-1])  # the cached beginning, or the judge's saved fixed part
+            out = self._llm.create_completion(tokens, max_tokens=max_tokens,
                                               temperature=0.0, top_k=1, stop=self._stops)
         return out["choices"][0]["text"]
 
-    def yes_probability(self, system: str, prompt: str) -> float:
+    def _tokens(self, messages: list[tuple[str, str]]) -> list[int]:
+        return self._llm.tokenize(self._render(messages).encode(), add_bos=False, special=True)
+
+    def _eval(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens``, reusing the cached beginning they share with what the model
+        last read, or the saved state of the fixed part of the judge's prompt."""
+        llm = self._llm
+        keep = 0
+        for a, b in zip(llm._input_ids[:llm.n_tokens], tokens[:-1]):
+            if a != b:
+                break
+            keep += 1
+        fixed = self._fixed
+        if fixed and keep < len(fixed[0]) < len(tokens) and tokens[:len(fixed[0])] == fixed[0]:
+            keep = self._restore(fixed)  # another prompt (a rewrite) came between: restore, don't re-read
+        llm.n_tokens = keep
+        llm.eval(tokens[keep:])
+
+    def _load_fixed(self, tokens: list[int]) -> tuple[list[int], bytes]:
+        """The judge's fixed part, read once and kept in ``state_dir`` for the next process (a
+        file named by a hash of the model, llama.cpp's version and the tokens; about 25 MB)."""
+        import hashlib
+
+        import llama_cpp
+
+        stat = self.path.stat()
+        key = hashlib.sha256(f"{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{llama_cpp.__version__}|"
+                             f"{tokens}".encode()).hexdigest()[:16]
+        file = self._state_dir / f"judge-{key}.kv" if self._state_dir else None
+        if file and file.exists():
+            data = file.read_bytes()
+            if self._restore((tokens, data)) == len(tokens):
+                return tokens, data
+        self._llm.n_tokens = 0
+        self._eval(tokens)
+        fixed = self._save(tokens)
+        if file:
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = file.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_bytes(fixed[1])
+                tmp.replace(file)
+            except OSError:
+                pass  # a read-only cache only costs the next process a few seconds
+        return fixed
+
+    def _save(self, tokens: list[int]) -> tuple[list[int], bytes]:
+        """The KV cache of the tokens just read (sequence 0 only: no logits, about 28 KB a token)."""
+        import ctypes
+
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+        return tokens, bytes(buf)[:n]
+
+    def _restore(self, fixed: tuple[list[int], bytes]) -> int:
+        import ctypes
+
+        import llama_cpp
+
+        tokens, data = fixed
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, (ctypes.c_uint8 * len(data)).from_buffer_copy(data),
+                                              len(data), 0) != len(data):
+            llm.n_tokens = 0
+            return 0  # could not restore: read it again
+        llm.input_ids[:len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        return len(tokens)
+
+    def yes_probability(self, messages: list[tuple[str, str]]) -> float:
         import numpy as np
 
-        tokens = self._llm.tokenize(self._prompt(system, prompt).encode(), add_bos=False, special=True)
+        tokens = self._tokens(messages)
         with self._lock:
             llm = self._llm
-            keep = 0  # reuse the cached beginning shared with the previous prompt
-            for a, b in zip(llm._input_ids[:llm.n_tokens], tokens[:-1]):
-                if a != b:
-                    break
-                keep += 1
-            llm.n_tokens = keep
-            llm.eval(tokens[keep:])
+            if self._fixed is None or tokens[:len(self._fixed[0])] != self._fixed[0]:
+                # the messages before the last are fixed (instructions, examples): read them once and
+                # keep their state, so a prompt of another kind in between costs nothing to undo
+                probe = self._tokens(list(messages[:-1]) + [("user", "")])
+                n = next((i for i, (a, b) in enumerate(zip(tokens, probe)) if a != b), min(len(tokens), len(probe)))
+                self._fixed = self._load_fixed(tokens[:n])
+            self._eval(tokens)
             # llama-cpp-python 0.3.16 no longer copies logits in eval(); read the context's own
             # buffer (the last token's row) through its lower-level API.
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
@@ -262,8 +339,8 @@ class LocalGenerator:
 
 
 @lru_cache(maxsize=2)
-def _local_generator(path: Path) -> LocalGenerator:
-    return LocalGenerator(path)
+def _local_generator(path: Path, state_dir: Path | None = None) -> LocalGenerator:
+    return LocalGenerator(path, state_dir=state_dir)
 
 
 @dataclass(frozen=True)
@@ -298,8 +375,8 @@ class LangChainChatGenerator:
             content = "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
         return str(content)
 
-    def yes_probability(self, system: str, prompt: str) -> float:
-        word = self.chat([("system", system), ("user", prompt)], max_tokens=2).strip().strip(".!\"'").lower()
+    def yes_probability(self, messages: list[tuple[str, str]]) -> float:
+        word = self.chat(messages, max_tokens=2).strip().strip(".!\"'").lower()
         return 1.0 if word.startswith("yes") else 0.0
 
 
@@ -352,7 +429,8 @@ def _anthropic(settings: Settings) -> Generator:
 def _local(settings: Settings) -> Generator:
     import sys
 
-    return _local_generator(model_path(settings, progress=lambda m: print(m, file=sys.stderr, flush=True)))
+    return _local_generator(model_path(settings, progress=lambda m: print(m, file=sys.stderr, flush=True)),
+                            settings.model_dir)
 
 
 BACKENDS: dict[str, BackendSpec] = {

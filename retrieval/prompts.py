@@ -14,3 +14,16 @@ def load_prompt(name: str) -> str:
         known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt")))
         raise FileNotFoundError(f"No prompt named {name!r} in {PROMPTS_DIR} (known: {known}).")
     return path.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def load_examples(name: str) -> tuple[tuple[str, str], ...]:
+    """Worked examples as chat turns: blocks separated by a line ``===``, each a user message,
+    a line ``---``, and the assistant's reply."""
+    turns: list[tuple[str, str]] = []
+    for block in load_prompt(name).split("\n===\n"):
+        user, sep, reply = block.partition("\n---\n")
+        if not sep:
+            raise ValueError(f"Prompt {name!r}: an example has no '---' line between question and reply.")
+        turns += [("user", user.strip()), ("assistant", reply.strip())]
+    return tuple(turns)

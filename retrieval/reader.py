@@ -39,7 +39,7 @@ from typing import Sequence
 from retrieval.chunking import sentence_spans
 from retrieval.errors import BackendError
 from retrieval.guard import is_instruction, neutralise_markers
-from retrieval.prompts import load_prompt
+from retrieval.prompts import load_examples, load_prompt
 from retrieval.search import QUERY_STOPWORDS, fold, terms, words_of
 from retrieval.types import Answer, Citation, Passage
 
@@ -234,6 +234,10 @@ class Reader:
         return None
 
     # -------------------------------------------------------------- judging
+    def _judge_messages(self, question: str, c: Candidate) -> list[tuple[str, str]]:
+        return [("system", load_prompt("judge_system")), *load_examples("judge_examples"),
+                ("user", self._judge_prompt(question, c))]
+
     def _judge_prompt(self, question: str, c: Candidate) -> str:
         context = f"Previous sentence: {' '.join(c.context.text.split())}\n" if c.context else ""
         return load_prompt("judge_user").format(question=question, title=c.title, date=c.date or "not given",
@@ -242,9 +246,8 @@ class Reader:
     def _short(self, question: str, c: Candidate) -> str | None:
         """The model's short answer, asked as a second turn after it judged ``c`` (so the
         cached judge prompt is reused); kept only when ``c`` (or its context) holds every word."""
-        reply = self.generator.chat([("system", load_prompt("judge_system")),
-                                     ("user", self._judge_prompt(question, c)), ("assistant", "Yes"),
-                                     ("user", load_prompt("answer_user").format(question=question))], max_tokens=24)
+        reply = self.generator.chat(self._judge_messages(question, c) + [
+            ("assistant", "yes"), ("user", load_prompt("answer_user").format(question=question))], max_tokens=24)
         reply = reply.strip().splitlines()[0].strip().strip('"“”').rstrip(".") if reply.strip() else ""
         if norm_tokens(reply)[:1] in (["yes"], ["no"]):
             return YES_NO  # a yes/no answer is a reading of the sentence, not a phrase in it
@@ -262,13 +265,12 @@ class Reader:
             return Reading(abstained=True, notes=["no retrieved article is about the year the question names"])
         if self.generator is None:
             return self._without_model(ranked, self.threshold)
-        system = load_prompt("judge_system")
         judged = ranked[:JUDGED]
         try:
             # best pre-ranked last: it is most often the evidence, and its prompt is then still in
             # the model's cache when the short answer is asked for as a second turn
             for c in reversed(judged):
-                c.p_yes = self.generator.yes_probability(system, self._judge_prompt(question, c))
+                c.p_yes = self.generator.yes_probability(self._judge_messages(question, c))
         except BackendError as exc:  # the model is unreachable: the model-free reading, said so
             reading = self._without_model(ranked, THRESHOLDS["none"])
             reading.notes.append(f"{exc} Answered without the model (the weaker pre-ranking).")

@@ -41,7 +41,8 @@ class FakeModel:
         self.judge, self.replies, self.fail = judge, list(replies), fail
         self.prompts: list[str] = []
 
-    def yes_probability(self, system, prompt):
+    def yes_probability(self, messages):
+        prompt = messages[-1][1]
         self.prompts.append(prompt)
         if self.fail:
             raise BackendError("The fake backend failed (ConnectError). Check it.")
@@ -273,3 +274,40 @@ def test_the_packaged_model_is_joined_once_and_checked(tmp_path, monkeypatch):
     with pytest.raises(models.ConfigError, match="reinstall"):
         models.default_model_path(tmp_path / "other")
     assert not list((tmp_path / "other").glob("*.gguf")) and not list((tmp_path / "other").glob(".*tmp"))
+
+
+@pytest.mark.slow
+def test_the_judges_fixed_part_is_read_once_and_kept(tmp_path):
+    """The real model: the judge's instructions and examples are read once, their state kept in
+    memory (a rewrite prompt between two judgements changes nothing) and on disk (the next
+    process does not read them again)."""
+    from retrieval.config import Settings
+    from retrieval.models import LocalGenerator, model_path
+    from retrieval.prompts import load_examples, load_prompt
+
+    path = model_path(Settings.from_env())
+    fixed = [("system", load_prompt("judge_system")), *load_examples("judge_examples")]
+    ask = lambda sentence: fixed + [("user", load_prompt("judge_user").format(
+        title="Storm hits coast", date="not given", context="", sentence=sentence,
+        question="How many homes lost power in the storm?"))]
+    answer = "About 12,000 homes lost power when the storm hit the coast on Friday."
+
+    def reading(gen, messages):
+        read, real = [], gen._llm.eval
+        gen._llm.eval = lambda tokens: (read.append(len(tokens)), real(tokens))[1]
+        try:
+            return gen.yes_probability(messages), sum(read)
+        finally:
+            gen._llm.eval = real
+
+    gen = LocalGenerator(path, state_dir=tmp_path)
+    yes, first = reading(gen, ask(answer))
+    no = gen.yes_probability(ask("The storm is the third to hit the coast this year."))
+    assert yes > 0.5 > no and first > len(gen._fixed[0]) > 200  # the examples were read
+    gen.chat([("system", "You rewrite questions."), ("user", "Rewrite: where is it?")], max_tokens=8)
+    again, read = reading(gen, ask(answer))
+    assert abs(again - yes) < 1e-3 and read < len(gen._fixed[0])  # restored, not read again
+    assert len(list(tmp_path.glob("judge-*.kv"))) == 1
+    del gen
+    later, read = reading(LocalGenerator(path, state_dir=tmp_path), ask(answer))  # the next process
+    assert abs(later - yes) < 1e-3 and read < first / 2
