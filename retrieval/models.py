@@ -87,8 +87,10 @@ class Generator(Protocol):
 
     id: str
 
-    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
-        """The reply to ``messages``: (role, text) pairs, role one of system, user, assistant."""
+    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS, start: str = "") -> str:
+        """The reply to ``messages``: (role, text) pairs, role one of system, user, assistant.
+        ``start`` is a beginning the reply is known to have (the judge said "yes:"): a local model
+        continues it and the reply includes it; a service may answer from scratch."""
 
     def yes_probability(self, messages: list[tuple[str, str]]) -> float:
         """P(the reply to ``messages`` starts with yes rather than no). Every message before
@@ -233,17 +235,17 @@ class LocalGenerator:
     def _render(self, messages: list[tuple[str, str]]) -> str:
         return self._format(messages=[{"role": r, "content": t} for r, t in messages]).prompt
 
-    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
+    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS, start: str = "") -> str:
         # create_completion reuses the cached beginning this prompt shares with the last one
         with self._lock:
-            tokens = self._tokens(messages)
+            tokens = self._tokens(messages, start)
             self._eval(tokens[:-1])  # the cached beginning, or the judge's saved fixed part
             out = self._llm.create_completion(tokens, max_tokens=max_tokens,
                                               temperature=0.0, top_k=1, stop=self._stops)
-        return out["choices"][0]["text"]
+        return start + out["choices"][0]["text"]
 
-    def _tokens(self, messages: list[tuple[str, str]]) -> list[int]:
-        return self._llm.tokenize(self._render(messages).encode(), add_bos=False, special=True)
+    def _tokens(self, messages: list[tuple[str, str]], start: str = "") -> list[int]:
+        return self._llm.tokenize((self._render(messages) + start).encode(), add_bos=False, special=True)
 
     def _eval(self, tokens: list[int]) -> None:
         """Evaluate ``tokens``, reusing the cached beginning they share with what the model
@@ -362,7 +364,7 @@ class LangChainChatGenerator:
         self._model = model
         self._hint = hint
 
-    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS) -> str:
+    def chat(self, messages: list[tuple[str, str]], max_tokens: int = REPLY_TOKENS, start: str = "") -> str:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}

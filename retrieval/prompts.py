@@ -17,13 +17,17 @@ def load_prompt(name: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def load_examples(name: str) -> tuple[tuple[str, str], ...]:
-    """Worked examples as chat turns: blocks separated by a line ``===``, each a user message,
-    a line ``---``, and the assistant's reply."""
-    turns: list[tuple[str, str]] = []
+def load_records(name: str) -> tuple[dict[str, str], ...]:
+    """Records of ``field: value`` lines, separated by a line ``===`` (``#`` lines are comments)."""
+    records = []
     for block in load_prompt(name).split("\n===\n"):
-        user, sep, reply = block.partition("\n---\n")
-        if not sep:
-            raise ValueError(f"Prompt {name!r}: an example has no '---' line between question and reply.")
-        turns += [("user", user.strip()), ("assistant", reply.strip())]
-    return tuple(turns)
+        lines = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+        record = {}
+        for line in lines:
+            key, sep, value = line.partition(":")
+            if not sep:
+                raise ValueError(f"Prompt {name!r}: the line {line!r} is not 'field: value'.")
+            record[key.strip()] = value.strip()
+        if record:
+            records.append(record)
+    return tuple(records)

@@ -8,20 +8,24 @@
    question's content words the sentence (with its context) holds. Only the best ``JUDGED``
    are shown to the model.
 3. **The judge** is the model, one prompt per sentence: the headline, date and sentence, then
-   the question, then "Does the sentence answer the question?", read as P(yes) from the first
-   answer token (a service without log-probabilities answers yes or no). The question after
-   the sentence separated answers from near misses far better than before it (question-level
-   AUC 0.95 against 0.74 on 40 development questions).
+   the question, then "Does the sentence answer the question? Reply no, or yes: and the
+   answer.", after worked examples (``prompts/judge_examples.txt``: invented near misses and
+   answers on other topics, read once per process). Its score is P(yes) from the first answer
+   token (a service without log-probabilities answers yes or no). The question after the
+   sentence separated answers from near misses far better than before it (question-level AUC
+   0.95 against 0.74 on 40 development questions); the examples raised it again (0.86-0.87 to
+   0.89-0.91 on 190 development questions).
 4. **Checks in code**, on entities, not wording: a year the question names must occur in the
    sentence's article (text, headline or date); a capitalised name the question uses must
    occur, in some form, in a retrieved passage.
 5. **Decide**: below ``threshold`` nothing is evidence and the reader abstains, listing the
    closest passages. Otherwise the best judged sentence (with its context) is the evidence.
-6. **Phrase**: the model writes the short answer from the evidence only. It is kept only when
-   every word of it (normalised for case, accents, digits and number words, date order)
-   occurs in the cited sentence and it says something the question does not ("Who replaced
-   Koval?" is not answered by "Koval"). Evidence that yields no such answer is no evidence:
-   the next judged sentence gets the same chance, then the reader abstains.
+6. **Phrase**: the short answer is what the model writes after its "yes:" for the evidence
+   (a local model continues its cached judgement). It is kept only when every word of it
+   (normalised for case, accents, digits and number words, date order) occurs in the cited
+   sentence and it says something the question does not ("Who replaced Koval?" is not
+   answered by "Koval"). Evidence that yields no such answer is no evidence: the next judged
+   sentence gets the same chance, then the reader abstains.
 7. **Disagreement**: when the short answer is a number or date and another article's judged
    sentence gives a different one for the question, the answer says the articles disagree
    and cites each side.
@@ -34,18 +38,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 from retrieval.chunking import sentence_spans
 from retrieval.errors import BackendError
 from retrieval.guard import is_instruction, neutralise_markers
-from retrieval.prompts import load_examples, load_prompt
+from retrieval.prompts import load_prompt, load_records
 from retrieval.search import QUERY_STOPWORDS, fold, terms, words_of
 from retrieval.types import Answer, Citation, Passage
 
 JUDGED = 3  # sentences shown to the judge per question
 MAX_WORDS = 60  # an answer longer than this is cut at clause punctuation
-THRESHOLDS = {"local": 0.55, "remote": 0.5, "none": 0.40}  # calibrated in README "Calibration"
+THRESHOLDS = {"local": 0.3, "remote": 0.5, "none": 0.40}  # calibrated in README "Calibration"
 VECTOR_CACHE = 50_000  # sentence embeddings kept in memory (about 80 MB at most)
 HEADER_CHARS = 300  # an article's date is looked for in its first characters (the dateline)
 YES_NO = "yes/no"  # the model answered a yes/no question: the quote is the answer
@@ -136,6 +141,22 @@ def counted(sentence: str, value: str) -> str | None:
             after = [t for t in tokens[i + 1:i + 4] if t not in QUERY_STOPWORDS and not t[:1].isdigit()]
             return after[0][:5] if after else None
     return None
+
+
+def judge_prompt(question: str, title: str, date: str, previous: str, sentence: str) -> str:
+    context = f"Previous sentence: {' '.join(previous.split())}\n" if previous else ""
+    return load_prompt("judge_user").format(question=question, title=title, date=date or "not given",
+                                            context=context, sentence=" ".join(sentence.split()))
+
+
+@lru_cache(maxsize=1)
+def judge_examples() -> tuple[tuple[str, str], ...]:
+    """The judge's system prompt and worked examples (``prompts/judge_examples.txt``) as turns."""
+    turns = [("system", load_prompt("judge_system"))]
+    for r in load_records("judge_examples"):
+        turns += [("user", judge_prompt(r["question"], r["title"], r.get("date", ""), r.get("previous", ""),
+                                        r["sentence"])), ("assistant", f"yes: {r['answer']}" if r.get("answer") else "no")]
+    return tuple(turns)
 
 
 # ------------------------------------------------------------------ the reader
@@ -235,21 +256,22 @@ class Reader:
 
     # -------------------------------------------------------------- judging
     def _judge_messages(self, question: str, c: Candidate) -> list[tuple[str, str]]:
-        return [("system", load_prompt("judge_system")), *load_examples("judge_examples"),
-                ("user", self._judge_prompt(question, c))]
+        """The judge's instructions, its worked examples as earlier turns, then this sentence."""
+        return [*judge_examples(), ("user", self._judge_prompt(question, c))]
 
-    def _judge_prompt(self, question: str, c: Candidate) -> str:
-        context = f"Previous sentence: {' '.join(c.context.text.split())}\n" if c.context else ""
-        return load_prompt("judge_user").format(question=question, title=c.title, date=c.date or "not given",
-                                                context=context, sentence=" ".join(c.text.split()))
+    @staticmethod
+    def _judge_prompt(question: str, c: Candidate) -> str:
+        return judge_prompt(question, c.title, c.date, c.context.text if c.context else "", c.text)
 
     def _short(self, question: str, c: Candidate) -> str | None:
-        """The model's short answer, asked as a second turn after it judged ``c`` (so the
-        cached judge prompt is reused); kept only when ``c`` (or its context) holds every word."""
-        reply = self.generator.chat(self._judge_messages(question, c) + [
-            ("assistant", "yes"), ("user", load_prompt("answer_user").format(question=question))], max_tokens=24)
-        reply = reply.strip().splitlines()[0].strip().strip('"“”').rstrip(".") if reply.strip() else ""
-        if norm_tokens(reply)[:1] in (["yes"], ["no"]):
+        """The answer the judge gives after its "yes:" (a local model continues its cached
+        judgement of ``c``); kept only when ``c`` (or its context) holds every word of it."""
+        reply = self.generator.chat(self._judge_messages(question, c), max_tokens=24, start="yes:")
+        reply = reply.strip().splitlines()[0].strip() if reply.strip() else ""
+        if not norm_tokens(reply)[:1] == ["yes"]:
+            return None  # a service that, asked again, says no
+        reply = reply[3:].strip(" :,-").strip('"“”').rstrip(".")
+        if norm_tokens(reply) in (["yes"], ["no"]):
             return YES_NO  # a yes/no answer is a reading of the sentence, not a phrase in it
         cited = c.text + " " + (c.context.text if c.context else "")
         if not reply or len(reply.split()) > 20 or not supports(cited, reply) or adds_nothing(question, reply):

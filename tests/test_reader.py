@@ -48,9 +48,10 @@ class FakeModel:
             raise BackendError("The fake backend failed (ConnectError). Check it.")
         return self.judge(prompt)
 
-    def chat(self, messages, max_tokens=48):
+    def chat(self, messages, max_tokens=48, start=""):
         self.prompts.append(messages[-1][1])
-        return self.replies.pop(0) if self.replies else ""
+        reply = self.replies.pop(0) if self.replies else ""
+        return f"{start} {reply}" if start else reply  # a local model continues the judge's "yes:"
 
 
 class TinyEmbeddings:
@@ -283,13 +284,11 @@ def test_the_judges_fixed_part_is_read_once_and_kept(tmp_path):
     process does not read them again)."""
     from retrieval.config import Settings
     from retrieval.models import LocalGenerator, model_path
-    from retrieval.prompts import load_examples, load_prompt
+    from retrieval.reader import judge_examples, judge_prompt
 
     path = model_path(Settings.from_env())
-    fixed = [("system", load_prompt("judge_system")), *load_examples("judge_examples")]
-    ask = lambda sentence: fixed + [("user", load_prompt("judge_user").format(
-        title="Storm hits coast", date="not given", context="", sentence=sentence,
-        question="How many homes lost power in the storm?"))]
+    ask = lambda sentence: [*judge_examples(), ("user", judge_prompt(
+        "How many homes lost power in the storm?", "Storm hits coast", "", "", sentence))]
     answer = "About 12,000 homes lost power when the storm hit the coast on Friday."
 
     def reading(gen, messages):
@@ -311,3 +310,25 @@ def test_the_judges_fixed_part_is_read_once_and_kept(tmp_path):
     del gen
     later, read = reading(LocalGenerator(path, state_dir=tmp_path), ask(answer))  # the next process
     assert abs(later - yes) < 1e-3 and read < first / 2
+
+
+def test_the_judges_worked_examples_parse_and_come_from_no_eval_corpus():
+    """Every example has a sentence and a question, and none of its names occurs in the bundled
+    or the development corpora (the examples teach the task, not the answers)."""
+    import re
+    from pathlib import Path
+
+    from retrieval.prompts import load_records
+    from retrieval.reader import judge_examples
+
+    root = Path(__file__).resolve().parents[1]
+    records = load_records("judge_examples")
+    assert len(judge_examples()) == 1 + 2 * len(records) and len(records) >= 8
+    assert {bool(r.get("answer")) for r in records} == {True, False}  # answers and near misses
+    corpora = " ".join(p.read_text(encoding="utf-8") for d in ("corpus", "evals/news/corpus")
+                       for p in (root / d).glob("*.txt"))
+    for r in records:
+        assert r["sentence"] and r["question"]
+        names = set(re.findall(r"(?<=[a-z,] )[A-Z][a-z]{3,}", r["sentence"] + " " + r["question"])) - {
+            "Monday", "Tuesday", "Thursday", "Friday", "March", "January", "December", "July", "October"}
+        assert not [n for n in names if re.search(rf"\b{n}\b", corpora)], r
