@@ -232,6 +232,8 @@ def test_a_follow_up_is_rewritten_only_with_words_from_the_conversation():
     ("Fish died along a 14-kilometre stretch.", "15 kilometres", False),
     ("Officials said 14 runners were taken to hospital.", "19", False),
     ("Officials said 14 runners were taken to hospital.", "", False),
+    ("The 28-year-old trains with the harbour club.", "28 years old", True),
+    ("The 28-year-old trains with the harbour club.", "38 years old", False),
 ])
 def test_the_short_answer_gate_normalises_numbers_accents_and_dates(sentence, short, ok):
     assert supports(sentence, short) is ok
