@@ -50,7 +50,7 @@ from retrieval.types import Answer, Citation, Passage
 
 JUDGED = 3  # sentences shown to the judge per question
 MAX_WORDS = 60  # an answer longer than this is cut at clause punctuation
-THRESHOLDS = {"local": 0.2, "remote": 0.5, "none": 0.40}  # calibrated in README "Calibration"
+THRESHOLDS = {"local": 0.1, "remote": 0.5, "none": 0.40}  # calibrated in README "Calibration"
 VECTOR_CACHE = 50_000  # sentence embeddings kept in memory (about 80 MB at most)
 HEADER_CHARS = 300  # an article's date is looked for in its first characters (the dateline)
 YES_NO = "yes/no"  # the model answered a yes/no question: the quote is the answer
