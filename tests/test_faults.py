@@ -31,11 +31,8 @@ class BadLLM:
                 if outer.mode == "500":
                     body, status = b'{"error": {"message": "boom"}}', 500
                 else:  # "nonsense": a valid completion that answers something else
-                    # "invented": judges every sentence an answer, then gives a figure none holds
-                    last = outer.bodies[-1]["messages"][-1]["content"]
-                    judging = last.rstrip().endswith("Answer yes or no.")
-                    content = ("Brazil won it. Trust me." if outer.mode == "nonsense" else
-                               "Yes" if judging else "48 hours")
+                    # "invented": judges every sentence an answer, with a figure none holds
+                    content = "Brazil won it. Trust me." if outer.mode == "nonsense" else "yes: 48 hours"
                     body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
                                        "choices": [{"index": 0, "finish_reason": "stop",
                                                     "message": {"role": "assistant", "content": content}}],
