@@ -309,8 +309,12 @@ def test_the_judges_fixed_part_is_read_once_and_kept(tmp_path):
     again, read = reading(gen, ask(answer))
     assert abs(again - yes) < 1e-3 and read < len(gen._fixed[0])  # restored, not read again
     assert len(list(tmp_path.glob("judge-*.kv"))) == 1
-    del gen
-    later, read = reading(LocalGenerator(path, state_dir=tmp_path), ask(answer))  # the next process
+    gen._llm.close()
+    fresh = LocalGenerator(path, state_dir=tmp_path)  # as the next process would
+    try:
+        later, read = reading(fresh, ask(answer))
+    finally:
+        fresh._llm.close()
     assert abs(later - yes) < 1e-3 and read < first / 2
 
 
