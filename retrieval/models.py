@@ -209,6 +209,9 @@ class LocalGenerator:
             raise ConfigError(f"Could not load the reader model {path} ({exc}): the file is missing or "
                               "corrupt. Delete it and run again to re-join the packaged model, or point "
                               "NEWSDESK_MODEL_PATH at a valid GGUF file.") from None
+        import atexit
+
+        atexit.register(self._llm.close)  # before interpreter shutdown tears down llama_cpp's module
         meta = self._llm.metadata
         template = meta.get("tokenizer.chat_template")
         if not template:
