@@ -80,6 +80,7 @@ GGUF_PARTS = 22
 GGUF_SIZE = 1_117_320_768
 GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 REPLY_TOKENS = 48  # replies are a short answer or one question; this bounds a rambling model
+KEPT_JUDGEMENTS = 4  # judgements whose KV state is kept (about 30 MB each) for a short answer to follow
 
 
 class Generator(Protocol):
@@ -183,7 +184,8 @@ class LocalGenerator:
     A prompt reuses the model's KV cache for the beginning it shares with the last one. The
     judge's fixed part (instructions and worked examples) is read once per process and its
     state kept, so a prompt of another kind in between (a follow-up's rewrite) does not make
-    the next judgement read it again.
+    the next judgement read it again. The state after each of the last few judgements is kept
+    too, so the short answer to any judged sentence continues its judgement without re-reading.
     """
 
     id = "local"
@@ -229,6 +231,7 @@ class LocalGenerator:
         self._no = self._first_tokens(("no", "No", " no", " No", "NO"))
         self._lock = threading.Lock()
         self._fixed: tuple[list[int], bytes] | None = None  # (tokens, saved KV) of the judge's fixed part
+        self._judged: dict[tuple[int, ...], bytes] = {}  # saved KV of the last few judgements, by their tokens
         self._state_dir = state_dir
         self.path = path
 
@@ -262,6 +265,10 @@ class LocalGenerator:
         fixed = self._fixed
         if fixed and keep < len(fixed[0]) < len(tokens) and tokens[:len(fixed[0])] == fixed[0]:
             keep = self._restore(fixed)  # another prompt (a rewrite) came between: restore, don't re-read
+        judged = max((k for k in self._judged if keep < len(k) < len(tokens) and tuple(tokens[:len(k)]) == k),
+                     key=len, default=None)
+        if judged:  # the short answer to a sentence judged earlier: restore its judgement, don't re-read it
+            keep = self._restore((list(judged), self._judged[judged]))
         llm.n_tokens = keep
         llm.eval(tokens[keep:])
 
@@ -303,7 +310,7 @@ class LocalGenerator:
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buf = (ctypes.c_uint8 * size)()
         n = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
-        return tokens, bytes(buf)[:n]
+        return tokens, ctypes.string_at(buf, n)
 
     def _restore(self, fixed: tuple[list[int], bytes]) -> int:
         import ctypes
@@ -334,6 +341,9 @@ class LocalGenerator:
                 n = next((i for i, (a, b) in enumerate(zip(tokens, probe)) if a != b), min(len(tokens), len(probe)))
                 self._fixed = self._load_fixed(tokens[:n])
             self._eval(tokens)
+            self._judged[tuple(tokens)] = self._save(tokens)[1]
+            while len(self._judged) > KEPT_JUDGEMENTS:
+                del self._judged[next(iter(self._judged))]
             # llama-cpp-python 0.3.16 no longer copies logits in eval(); read the context's own
             # buffer (the last token's row) through its lower-level API.
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)

@@ -283,7 +283,7 @@ def test_the_packaged_model_is_joined_once_and_checked(tmp_path, monkeypatch):
 def test_the_judges_fixed_part_is_read_once_and_kept(tmp_path):
     """The real model: the judge's instructions and examples are read once, their state kept in
     memory (a rewrite prompt between two judgements changes nothing) and on disk (the next
-    process does not read them again)."""
+    process does not read them again); a short answer to an earlier judged sentence re-reads nothing."""
     from retrieval.config import Settings
     from retrieval.models import LocalGenerator, model_path
     from retrieval.reader import judge_examples, judge_prompt
@@ -305,6 +305,11 @@ def test_the_judges_fixed_part_is_read_once_and_kept(tmp_path):
     yes, first = reading(gen, ask(answer))
     no = gen.yes_probability(ask("The storm is the third to hit the coast this year."))
     assert yes > 0.5 > no and first > len(gen._fixed[0]) > 200  # the examples were read
+    read, real = [], gen._llm.eval
+    gen._llm.eval = lambda tokens: (read.append(len(tokens)), real(tokens))[1]
+    short = gen.chat(ask(answer), max_tokens=12, start="yes:")  # the first sentence, judged before the last
+    gen._llm.eval = real
+    assert "12,000" in short and max(read) <= 1  # it continues the kept judgement, re-reading nothing
     gen.chat([("system", "You rewrite questions."), ("user", "Rewrite: where is it?")], max_tokens=8)
     again, read = reading(gen, ask(answer))
     assert abs(again - yes) < 1e-3 and read < len(gen._fixed[0])  # restored, not read again
