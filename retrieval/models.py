@@ -80,7 +80,7 @@ GGUF_PARTS = 22
 GGUF_SIZE = 1_117_320_768
 GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 REPLY_TOKENS = 48  # replies are a short answer or one question; this bounds a rambling model
-KEPT_JUDGEMENTS = 4  # judgements whose KV state is kept (about 30 MB each) for a short answer to follow
+KEPT_JUDGEMENTS = 3  # judgements whose KV state is kept (the reader judges 3; about 30 MB each) for a short answer to follow
 
 
 class Generator(Protocol):
