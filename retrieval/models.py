@@ -255,20 +255,22 @@ class LocalGenerator:
 
     def _eval(self, tokens: list[int]) -> None:
         """Evaluate ``tokens``, reusing the cached beginning they share with what the model
-        last read, or the saved state of the fixed part of the judge's prompt."""
+        last read, or a saved state (the judge's fixed part, a recent judgement)."""
         llm = self._llm
         keep = 0
         for a, b in zip(llm._input_ids[:llm.n_tokens], tokens[:-1]):
             if a != b:
                 break
             keep += 1
-        fixed = self._fixed
-        if fixed and keep < len(fixed[0]) < len(tokens) and tokens[:len(fixed[0])] == fixed[0]:
-            keep = self._restore(fixed)  # another prompt (a rewrite) came between: restore, don't re-read
-        judged = max((k for k in self._judged if keep < len(k) < len(tokens) and tuple(tokens[:len(k)]) == k),
-                     key=len, default=None)
-        if judged:  # the short answer to a sentence judged earlier: restore its judgement, don't re-read it
-            keep = self._restore((list(judged), self._judged[judged]))
+        # a saved state that covers more of ``tokens`` is restored, not re-read: the judge's fixed
+        # part after another prompt (a rewrite), or an earlier judgement before its short answer
+        saved = dict(self._judged)
+        if self._fixed:
+            saved[tuple(self._fixed[0])] = self._fixed[1]
+        best = max((k for k in saved if keep < len(k) < len(tokens) and tuple(tokens[:len(k)]) == k),
+                   key=len, default=None)
+        if best:
+            keep = self._restore((list(best), saved[best]))
         llm.n_tokens = keep
         llm.eval(tokens[keep:])
 

@@ -294,8 +294,8 @@ class Reader:
             return self._without_model(ranked, self.threshold)
         judged = ranked[:JUDGED]
         try:
-            # a local model keeps each judgement's state, so the short answer to any judged
-            # sentence continues it without re-reading the sentence
+            # any order would do: a local model keeps each judgement's state, so the short answer
+            # to any judged sentence continues it without re-reading the sentence
             for c in reversed(judged):
                 c.p_yes = self.generator.yes_probability(self._judge_messages(question, c))
         except BackendError as exc:  # the model is unreachable: the model-free reading, said so
