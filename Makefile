@@ -4,9 +4,10 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+EVALSTAMP := $(VENV)/.installed-eval
 CORPUS  ?= corpus
 
-.PHONY: install install-dev chat test test-fast eval clean help
+.PHONY: install install-dev install-eval chat test test-fast eval bench clean help
 
 help:
 	@echo "make chat   - set up .venv (first time), index $(CORPUS)/, open the chat REPL"
@@ -33,8 +34,15 @@ $(DEVSTAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(DEVSTAMP)
 
+# The eval extra: matplotlib and jinja2 for the report pages, psutil for the benchmark's measurements
+# (the dev extra includes it, since the tests render the pages).
+$(EVALSTAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[eval]"
+	touch $(EVALSTAMP)
+
 install: $(STAMP)
 install-dev: $(DEVSTAMP)
+install-eval: $(EVALSTAMP)
 
 chat: install
 	@$(BIN)/newsdesk ingest $(CORPUS) || [ $$? -eq 3 ]
@@ -47,14 +55,14 @@ test-fast: install-dev
 	$(PY) -m pytest -q -m "not slow"
 
 # The naive baseline reads with the same local model as newsdesk's reader.
-eval: install-dev
+eval: install-dev install-eval
 	@$(BIN)/newsdesk ingest $(CORPUS) || [ $$? -eq 3 ]
 	$(BIN)/newsdesk eval --gold evals/gold.jsonl --out evals/out/gold --baseline naive
 	$(BIN)/newsdesk eval --gold evals/news/dev.jsonl --corpus evals/news/corpus --out evals/out/news-dev --baseline naive
 
 # Long (the 100,000-chunk corpus takes most of it); writes evals/bench/results.json and report.html.
 # Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick" (see newsdesk bench --help-bench).
-bench: install-dev
+bench: install-dev install-eval
 	$(BIN)/newsdesk bench $(BENCH_ARGS)
 
 clean:

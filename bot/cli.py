@@ -164,6 +164,10 @@ def eval_cmd(
                     raise NewsdeskError(f"{d} has no metrics.json; give two folders written by `newsdesk eval --out`.")
             print_compare(compare_dirs(*compare), console)
             return
+        if corpus is not None and _settings().server_url:
+            raise NewsdeskError("--corpus evaluates on a throwaway index in this process, but NEWSDESK_SERVER_URL "
+                                "sends questions to a server with its own index: unset NEWSDESK_SERVER_URL, or "
+                                "start the server on that corpus (`newsdesk serve --corpus DIR`) and drop --corpus.")
         from evals.runner import run_eval
 
         def ingest(paths, settings):
@@ -186,6 +190,29 @@ def slack(
 
     try:
         run(http=http, port=port)
+    except NewsdeskError as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host",
+                             help="Address to bind. Anything but loopback needs NEWSDESK_API_KEY."),
+    port: int = typer.Option(8400, "--port", help="TCP port."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="The folder POST /v1/ingest re-indexes (and that is "
+                                          "indexed first if there is no index). Default: the folder the index was "
+                                          "built from, else $NEWSDESK_CORPUS."),
+    allow_ingest: bool = typer.Option(False, "--allow-ingest", help="Enable POST /v1/ingest (re-index --corpus)."),
+) -> None:
+    """Serve newsdesk over HTTP: one warm process for every client (see README 'HTTP API').
+
+    POST /v1/ask, POST /v1/chat/completions (OpenAI-compatible, streaming), GET /v1/health, GET /docs.
+    Point clients at it with NEWSDESK_SERVER_URL=http://127.0.0.1:8400."""
+    from bot.server import serve as run_server
+
+    try:
+        run_server(host, port, corpus=corpus, allow_ingest=allow_ingest,
+                   say=lambda m: err.print(m, highlight=False, soft_wrap=True))
     except NewsdeskError as exc:
         _fail(exc)
 

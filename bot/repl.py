@@ -50,8 +50,10 @@ def run_repl(console: Console) -> None:
     settings = Settings.from_env()
     with console.status("loading models and the index...", spinner="dots"):
         pipeline = get_pipeline(settings)
-    console.print(f"newsdesk: {pipeline.store.count()} passages from {pipeline.root}. "
-                  f"Backend: {pipeline.backend}. Type :help for commands.")
+    info = pipeline.info()
+    where = f" (server {settings.server_url})" if settings.server_url else ""
+    console.print(f"newsdesk: {info['index']['chunks']} passages from {info['index']['corpus_root']}. "
+                  f"Backend: {info['backend']}{where}. Type :help for commands.")
     read = _reader(console, settings.home)
     history: list[list[str]] = []
     last = None

@@ -44,26 +44,30 @@ def _files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def _first_line(text: str) -> str:
-    return next((s.strip().lstrip("\ufeff#").strip() for s in text.splitlines() if s.strip()), "")
-
-
-def _json_documents(raw: str, rel: str, ext: str) -> list:
-    """One Document per record with a body: ``title + "\\n\\n" + body``, sourced ``rel#n`` for
-    a list or JSONL line (as newsdesk names records)."""
+def _documents(path: Path, rel: str) -> list:
+    """One file's LangChain ``Document``s, read the plain way: text as it is (bytes decoded, keeping \\r\\n,
+    so offsets index the file), HTML as BeautifulSoup's ``get_text()``, JSON records with a body as
+    ``title + "\\n\\n" + body``, sourced ``rel#n`` for a list item or JSONL line (as newsdesk names records)."""
     from langchain_core.documents import Document
 
-    raw = raw.lstrip("\ufeff")
+    raw, ext = path.read_bytes().decode("utf-8"), path.suffix.lower()
+    if ext in (".html", ".htm"):
+        from bs4 import BeautifulSoup
+
+        soup = BeautifulSoup(raw, "html.parser")
+        title = soup.title.get_text(strip=True) if soup.title else path.stem
+        return [Document(soup.get_text(), metadata={"source": rel, "title": title})]
+    if ext not in (".json", ".jsonl"):
+        title = next((s.strip().lstrip("\ufeff#").strip() for s in raw.splitlines() if s.strip()), "")
+        return [Document(raw, metadata={"source": rel, "title": title})]
     try:
-        if ext == ".jsonl":
-            records = [(n, json.loads(line)) for n, line in enumerate(raw.splitlines()) if line.strip()]
-        else:
-            data = json.loads(raw)
-            records = list(enumerate(data)) if isinstance(data, list) else [(None, data)]
+        raw = raw.lstrip("\ufeff")
+        data = [json.loads(line) if line.strip() else None for line in raw.splitlines()] if ext == ".jsonl" \
+            else json.loads(raw)
     except ValueError:
         return []
     docs = []
-    for n, obj in records:
+    for n, obj in enumerate(data) if isinstance(data, list) else [(None, data)]:
         body = (obj.get("body") or obj.get("text")) if isinstance(obj, dict) else None
         if isinstance(body, str) and body.strip():
             title = obj["title"] if isinstance(obj.get("title"), str) else ""
@@ -72,35 +76,15 @@ def _json_documents(raw: str, rel: str, ext: str) -> list:
     return docs
 
 
-def load_documents(root: Path) -> tuple[list, list[str]]:
-    """The corpus as LangChain ``Document``s, read the plain way: (documents, files skipped).
-    Text files are decoded as they are (so offsets index the file), HTML is BeautifulSoup's
-    ``get_text()``, JSON records are title and body. ``source`` is the path under ``root``."""
-    from langchain_core.documents import Document
-
-    docs, skipped = [], []
+def load_documents(root: Path) -> list:
+    """The corpus's documents with text (``source``: the path under ``root``); unreadable files are left out."""
+    docs = []
     for path in _files(root):
-        rel, ext = path.relative_to(root).as_posix(), path.suffix.lower()
         try:
-            raw = path.read_bytes().decode("utf-8")  # bytes, not read_text: keep \r\n so offsets match
+            docs += [d for d in _documents(path, path.relative_to(root).as_posix()) if d.page_content.strip()]
         except (OSError, UnicodeDecodeError):
-            skipped.append(rel)
             continue
-        if ext in (".html", ".htm"):
-            from bs4 import BeautifulSoup
-
-            soup = BeautifulSoup(raw, "html.parser")
-            title = soup.title.get_text(strip=True) if soup.title else path.stem
-            found = [Document(soup.get_text(), metadata={"source": rel, "title": title})]
-        elif ext in (".json", ".jsonl"):
-            found = _json_documents(raw, rel, ext)
-        else:
-            found = [Document(raw, metadata={"source": rel, "title": _first_line(raw)})]
-        found = [d for d in found if d.page_content.strip()]
-        docs += found
-        if not found:
-            skipped.append(rel)
-    return docs, skipped
+    return docs
 
 
 def split_documents(docs: list) -> list:
@@ -120,42 +104,21 @@ def _hf_embeddings(path: str):
 
 
 def _embedder_id(embeddings) -> str:
-    name = getattr(embeddings, "model_name", None)
-    if name:
-        return str(name)
     size = getattr(embeddings, "size", None)
-    return type(embeddings).__name__ + (f"(size={size})" if size else "")
-
-
-def _prompt_text(prompt_value) -> str:
-    return "\n\n".join(str(m.content) for m in prompt_value.to_messages())
-
-
-def local_runnable(settings):
-    """The local reader model as a runnable: prompt value in, reply text out (one user turn)."""
-    from langchain_core.runnables import RunnableLambda
-
-    from retrieval.models import _local_generator, model_path
-
-    path = model_path(settings)
-    if find_spec("llama_cpp") is None:
-        raise ConfigError(MISSING_LLM)
-    gen = _local_generator(path)
-    return RunnableLambda(lambda pv: gen.chat([("user", _prompt_text(pv))], max_tokens=128),
-                          name=f"local ({path.name})"), path
+    return str(getattr(embeddings, "model_name", None) or
+               type(embeddings).__name__ + (f"(size={size})" if size else ""))
 
 
 def _llm_name(llm) -> str:
-    for attr in ("model_name", "model"):
-        value = getattr(llm, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    llm_type = getattr(llm, "_llm_type", None)
-    return llm_type if isinstance(llm_type, str) else (getattr(llm, "name", None) or type(llm).__name__)
+    names = [getattr(llm, attr, None) for attr in ("model_name", "model", "_llm_type")]
+    return next((n for n in names if isinstance(n, str) and n), None) or getattr(llm, "name", None) or \
+        type(llm).__name__
 
 
 def choose_llm(settings, llm=None) -> tuple[object, str, str]:
     """(runnable, backend name for tables, model name) of the naive chain's LLM."""
+    from langchain_core.runnables import RunnableLambda
+
     if llm is not None:
         return llm, _llm_name(llm), _llm_name(llm)
     if getattr(settings, "llm", "local") not in ("local", "none"):
@@ -163,23 +126,28 @@ def choose_llm(settings, llm=None) -> tuple[object, str, str]:
 
         gen = get_generator(settings)
         # newsdesk's backends wrap a LangChain chat model; the naive chain calls that model itself.
-        model = getattr(gen, "_model", None)
-        if model is None:
-            from langchain_core.runnables import RunnableLambda
+        if (model := getattr(gen, "_model", None)) is not None:
+            return model, f"{gen.id} ({_llm_name(model)})", _llm_name(model)
+        backend, model_name, kwargs = gen.id, gen.id, {}
+    else:  # the local reader model: prompt value in, reply text out (one user turn)
+        from retrieval.models import _local_generator, model_path
 
-            return (RunnableLambda(lambda pv: gen.chat([("user", _prompt_text(pv))]), name=gen.id),
-                    gen.id, gen.id)
-        return model, f"{gen.id} ({_llm_name(model)})", _llm_name(model)
-    runnable, path = local_runnable(settings)
-    return runnable, f"local ({path.name})", path.name
+        path = model_path(settings)
+        if find_spec("llama_cpp") is None:
+            raise ConfigError(MISSING_LLM)
+        gen, backend, model_name = _local_generator(path), f"local ({path.name})", path.name
+        kwargs = {"max_tokens": 128}
+
+    def chat(prompt_value) -> str:  # the prompt's messages as one user turn
+        return gen.chat([("user", "\n\n".join(str(m.content) for m in prompt_value.to_messages()))], **kwargs)
+
+    return RunnableLambda(chat, name=backend), backend, model_name
 
 
 # ------------------------------------------------------------------------- index
 def _signature(corpus_root: Path, embeddings) -> dict:
-    files = []
-    for p in _files(corpus_root):
-        st = p.stat()
-        files.append([p.relative_to(corpus_root).as_posix(), st.st_size, st.st_mtime_ns])
+    files = [[p.relative_to(corpus_root).as_posix(), (st := p.stat()).st_size, st.st_mtime_ns]
+             for p in _files(corpus_root)]
     return {"corpus": str(corpus_root), "embeddings": _embedder_id(embeddings),
             "chunk_size": CHUNK_SIZE, "chunk_overlap": CHUNK_OVERLAP, "files": files}
 
@@ -195,11 +163,9 @@ def _open_index(corpus_root: Path, work_dir: Path, embeddings, console=None) -> 
     does not already hold an index of these corpus files (names, sizes, times) and embedder."""
     from langchain_chroma import Chroma
 
-    key = (str(work_dir), str(corpus_root))
-    sig = _signature(corpus_root, embeddings)
-    cached = _INDEXES.get(key)
-    if cached and cached[0] == sig:
-        return cached[1], cached[2], cached[3], True
+    key, sig = (str(work_dir), str(corpus_root)), _signature(corpus_root, embeddings)
+    if (cached := _INDEXES.get(key)) and cached[0] == sig:
+        return (*cached[1:], True)
     persist, marker = work_dir / "chroma", work_dir / MARKER
     try:
         saved = json.loads(marker.read_text(encoding="utf-8"))
@@ -214,7 +180,7 @@ def _open_index(corpus_root: Path, work_dir: Path, embeddings, console=None) -> 
     t0 = time.perf_counter()
     marker.unlink(missing_ok=True)
     store.delete_collection()  # whatever an older corpus or embedder left there
-    docs, _ = load_documents(corpus_root)
+    docs = load_documents(corpus_root)
     chunks = split_documents(docs)
     if not chunks:
         raise NewsdeskError(f"The naive baseline found no text to index in {corpus_root} "
@@ -237,11 +203,8 @@ def is_abstention(text: str) -> bool:
 
 
 def _history_text(history) -> str:
-    lines = []
-    for turn in history or []:
-        q, a = (list(turn) + ["", ""])[:2]
-        lines += [f"User: {q}", f"Assistant: {a}"]
-    return "Conversation so far:\n" + "\n".join(lines) + "\n\n" if lines else ""
+    turns = [(list(turn) + ["", ""])[:2] for turn in history or []]
+    return "Conversation so far:\n" + "".join(f"User: {q}\nAssistant: {a}\n" for q, a in turns) + "\n" if turns else ""
 
 
 def _passage(doc, distance) -> dict:
@@ -260,6 +223,8 @@ def run_naive(gold_rows: list[dict], corpus_root: Path, work_dir: Path, settings
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
+    from evals.runner import progress_bar
+
     corpus_root, work_dir = Path(corpus_root).resolve(), Path(work_dir).resolve()
     if not corpus_root.is_dir():
         raise NewsdeskError(f"The naive baseline's corpus {corpus_root} is not a folder.")
@@ -272,15 +237,9 @@ def run_naive(gold_rows: list[dict], corpus_root: Path, work_dir: Path, settings
     store, n_chunks, index_s, reused = _open_index(corpus_root, work_dir, embeddings, console)
     chain = ChatPromptTemplate.from_template(TEMPLATE) | model | StrOutputParser()
 
-    outputs, progress = [], None
-    if console is not None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        progress = Progress(TextColumn("naive baseline answering"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=console, transient=True)
-        progress.start()
-        task = progress.add_task("naive", total=len(gold_rows))
-    try:
+    outputs = []
+    with progress_bar(console, "naive baseline answering") as bar:
+        task = bar.add_task("naive", total=len(gold_rows))
         for g in gold_rows:
             question = g["question"]
             t0 = time.perf_counter()
@@ -304,11 +263,7 @@ def run_naive(gold_rows: list[dict], corpus_root: Path, work_dir: Path, settings
                                "total": round((t2 - t0) * 1000, 1)},
                 "backend": backend, "notes": [],
             })
-            if progress is not None:
-                progress.advance(task)
-    finally:
-        if progress is not None:
-            progress.stop()
+            bar.advance(task)
     info = {"backend": backend, "model": model_name, "embeddings": _embedder_id(embeddings),
             "chunks": n_chunks, "index_s": index_s, "index_reused": reused, "k": K,
             "splitter": f"RecursiveCharacterTextSplitter(chunk_size={CHUNK_SIZE}, "

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,26 +25,14 @@ sys.path.insert(0, str(ROOT / "tests" / "slack"))
 
 from slack_fakes import BOT_USER, MockSlackAPI, SlackSender, mention  # noqa: E402
 
-SECRET = "bench-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _questions(gold: Path, n: int) -> list[str]:
-    """The first N answerable single-turn gold questions (the metric is latency, not accuracy)."""
-    rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r["question"] for r in rows if r["type"] != "unanswerable" and not r.get("history")][:n]
+from evals.bench_server import CLI, SECRET, _free_port, _wait  # noqa: E402
 
 
 def _summary(seconds: list[float]) -> dict:
-    ms = sorted(s * 1000 for s in seconds)
-    return {"n": len(ms), "median_ms": round(statistics.median(ms), 1),
-            "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 1),
-            "min_ms": round(ms[0], 1), "max_ms": round(ms[-1], 1)}
+    from evals.bench import summarize
+
+    return {"n": len(seconds), **{f"{k}_ms": v for k, v in summarize([s * 1000 for s in seconds]).items()
+                                  if k in ("median", "p95", "min", "max")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--out", type=Path, default=ROOT / "evals" / "out" / "slack")
     args = parser.parse_args(argv)
-    questions = _questions(args.gold, args.n)
+    from evals.runner import load_gold
+
+    # the first N answerable single-turn gold questions (the metric is latency, not accuracy)
+    questions = [r["question"] for r in load_gold(args.gold) if r["type"] != "unanswerable" and not r.get("history")]
+    questions = questions[:args.n]
     args.out.mkdir(parents=True, exist_ok=True)
 
     work = Path(tempfile.mkdtemp(prefix="newsdesk-bench-slack-"))
@@ -66,22 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     env.update(NEWSDESK_HOME=str(home), SLACK_API_URL=api.url, SLACK_BOT_TOKEN="xoxb-bench",
                SLACK_SIGNING_SECRET=SECRET, NEWSDESK_SLACK_HOST="127.0.0.1", PYTHONUNBUFFERED="1",
                NEWSDESK_SLACK_RATE="0")  # one asker sends every question: no per-user limit here
-    cli = [sys.executable, "-m", "bot.cli"]
-    subprocess.run([*cli, "ingest", str(args.corpus.resolve())], env=env, cwd=ROOT, check=True,
+    subprocess.run([*CLI, "ingest", str(args.corpus.resolve())], env=env, cwd=ROOT, check=True,
                    capture_output=True)
-    port = _free_port()
-    log = work / "bot.log"
+    port, log = _free_port(), work / "bot.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([*cli, "slack", "--http", "--port", str(port)], env=env, cwd=ROOT,
+        proc = subprocess.Popen([*CLI, "slack", "--http", "--port", str(port)], env=env, cwd=ROOT,
                                 stdout=out, stderr=subprocess.STDOUT)
     slack_s: list[float] = []
     first_blocks = None
     try:
-        deadline = time.monotonic() + 300
-        while "ready" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the bot did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.2)
+        try:
+            _wait(lambda: "ready" in log.read_text(errors="replace"), "the Slack bot", proc)
+        except RuntimeError as exc:
+            raise SystemExit(f"{exc}:\n{log.read_text(errors='replace')}") from None
         send = SlackSender(f"http://127.0.0.1:{port}/slack/events", SECRET)
         # one untimed question so both sides are measured warm
         send.event(mention(f"<@{BOT_USER}> {questions[0]}", "1699999999.000001", channel="CWARM"))

@@ -11,7 +11,8 @@ import json
 import math
 from pathlib import Path
 
-KS = (1, 3, 5, 10)
+from evals.metrics import KS, LOWER_IS_BETTER, SUMMARY_KEYS
+
 TYPES = ("factoid", "multi_source", "conflict", "followup", "unanswerable")
 STAGES = ("rewrite", "retrieve", "answer", "verify", "total")
 GROUPS = (
@@ -20,10 +21,8 @@ GROUPS = (
     ("Citations", ("citation_validity", "citation_precision", "citation_recall", "citations")),
     ("Retrieval", (*(f"hit@{k}" for k in KS), *(f"mrr@{k}" for k in KS), "evidence_recall")),
 )
-SUMMARY_KEYS = tuple(k for _, keys in GROUPS for k in keys)
 COUNT_KEYS = {"citations"}
 NEUTRAL = {"citations", "questions"}
-LOWER_IS_BETTER = {"false_abstention", "answer_words_median"}
 # top-level keys of metrics.json that are not summary metrics
 NOT_METRICS = {"system", "backend", "gold", "questions", "tag", "info", "latency_ms", "by_type",
                "per_question", "failures", "n"}
@@ -38,37 +37,24 @@ def is_num(v) -> bool:
 
 def base_key(name: str) -> str:
     """``by_type.factoid.accuracy`` -> ``accuracy``; ``latency_ms.total.p95`` -> ``latency``."""
-    if name.startswith("latency"):
-        return "latency"
-    return name.rsplit(".", 1)[-1]
+    return "latency" if name.startswith("latency") else name.rsplit(".", 1)[-1]
 
 
 def direction(name: str) -> int:
     """+1 when higher is better, -1 when lower is better, 0 when neither."""
     key = base_key(name)
-    if key == "latency" or key in LOWER_IS_BETTER:
-        return -1
-    if key in NEUTRAL:
-        return 0
-    return 1
+    return -1 if key == "latency" or key in LOWER_IS_BETTER else 0 if key in NEUTRAL else 1
 
 
 def kind(name: str) -> str:
     key = base_key(name)
-    if key == "latency":
-        return "ms"
-    if key in COUNT_KEYS or key in NEUTRAL:
-        return "count"
-    if key == "answer_words_median":
-        return "words"
-    return "ratio"
+    return {"latency": "ms", "answer_words_median": "words"}.get(key, "count" if key in NEUTRAL | COUNT_KEYS
+                                                                else "ratio")
 
 
 def fmt_value(v, k: str = "ratio") -> str:
-    if v is None:
-        return DASH
-    if not is_num(v):
-        return str(v)
+    if v is None or not is_num(v):
+        return DASH if v is None else str(v)
     if k == "ratio":
         return f"{v * 100:.1f}%"
     if k == "ms":
@@ -79,33 +65,11 @@ def fmt_value(v, k: str = "ratio") -> str:
 
 
 def fmt_delta(d, k: str = "ratio") -> str:
-    if d is None or not is_num(d):
+    """A difference: its sign, then the value as :func:`fmt_value` writes it (percentage points for ratios)."""
+    if not is_num(d):
         return DASH
-    if d == 0:
-        return "±0"
-    sign = "+" if d > 0 else "−"
-    a = abs(d)
-    if k == "ratio":
-        return f"{sign}{a * 100:.1f} pp"
-    if k == "ms":
-        return f"{sign}{a:,.0f} ms" if a >= 10 else f"{sign}{a:.1f} ms"
-    return f"{sign}{a:,.0f}" if float(a).is_integer() else f"{sign}{a:,.1f}"
-
-
-def better_of(name: str, a, b) -> str | None:
-    """"a", "b" or "same" by the metric's direction; None when not comparable."""
-    if not (is_num(a) and is_num(b)):
-        return None
-    if round(b - a, 9) == 0:
-        return "same"
-    sign = direction(name)
-    if sign == 0:
-        return None
-    return "b" if (b - a) * sign > 0 else "a"
-
-
-def delta_of(a, b):
-    return round(b - a, 6) if is_num(a) and is_num(b) else None
+    sign = "±" if d == 0 else "+" if d > 0 else "−"
+    return sign + ("0" if d == 0 else fmt_value(abs(d), "count" if k == "words" else k).replace("%", " pp"))
 
 
 # ---------------------------------------------------------------- reading runs
@@ -114,16 +78,29 @@ def _dict(v) -> dict:
     return v if isinstance(v, dict) else {}
 
 
+def _loads(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a JSON Lines file, skipping blank and unreadable lines; [] when absent."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [r for r in map(_loads, filter(str.strip, lines)) if isinstance(r, dict)]
+
+
 def load_metrics(path: Path) -> dict:
     """metrics.json of an eval folder (or the file itself); {} when absent or unreadable."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "metrics.json"
+    path = Path(path) / "metrics.json" if Path(path).is_dir() else Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return _dict(_loads(path.read_text(encoding="utf-8")))
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def latency_of(metrics: dict) -> dict[str, dict]:
@@ -173,8 +150,10 @@ def metric_rows(a: dict, b: dict) -> list[dict]:
     rows = []
 
     def add(name, group, va, vb, label=None):
+        d, sign = (round(vb - va, 9) if is_num(va) and is_num(vb) else None), direction(name)
+        better = "same" if d == 0 else None if d is None or not sign else "b" if d * sign > 0 else "a"
         rows.append({"name": name, "group": group, "label": label or name, "a": va, "b": vb,
-                     "delta": delta_of(va, vb), "better": better_of(name, va, vb), "kind": kind(name)})
+                     "delta": None if d is None else round(vb - va, 6), "better": better, "kind": kind(name)})
 
     for group, keys in GROUPS:
         for key in keys:
@@ -201,31 +180,28 @@ def _about(path: Path, m: dict) -> dict:
             "gold": m.get("gold"), "questions": m.get("questions", len(per_question(m)) or None)}
 
 
-def compare(dir_a: Path, dir_b: Path) -> dict:
-    """Compare two eval output folders (each with a metrics.json).
+def compare(dir_a: Path, dir_b: Path | None = None) -> dict:
+    """Compare two eval output folders (each with a metrics.json); with one, just list its metrics.
 
     ``delta`` is b - a; ``better`` says which run is better on that metric ("same" when equal,
     None when a value is missing or the metric has no better direction). ``flipped`` lists the
     questions whose per_question ``correct`` differs: ``fixed`` are right in B but wrong in A,
     ``broken`` the reverse."""
-    a, b = load_metrics(Path(dir_a)), load_metrics(Path(dir_b))
+    a, b = load_metrics(Path(dir_a)), load_metrics(Path(dir_b)) if dir_b else {}
     qa = {q["id"]: q for q in per_question(a) if "id" in q}
     qb = {q["id"]: q for q in per_question(b) if "id" in q}
     fixed, broken = [], []
     for qid, x in qa.items():
-        y = qb.get(qid)
-        if y is None or not isinstance(x.get("correct"), bool) or not isinstance(y.get("correct"), bool):
-            continue
-        if x["correct"] != y["correct"]:
-            item = {"id": qid, "type": x.get("type") or y.get("type"),
-                    "question": x.get("question") or y.get("question")}
+        y = qb.get(qid, {})
+        if isinstance(x.get("correct"), bool) and isinstance(y.get("correct"), bool) and x["correct"] != y["correct"]:
+            item = {"id": qid, "type": x.get("type") or y.get("type"), "question": x.get("question") or y.get("question")}
             (fixed if y["correct"] else broken).append(item)
     return {
-        "a": _about(Path(dir_a), a), "b": _about(Path(dir_b), b),
-        "metrics": metric_rows(a, b),
-        "flipped": {"fixed": fixed, "broken": broken},
-        "only_in_a": [{"id": k, "question": v.get("question")} for k, v in qa.items() if k not in qb],
+        "a": _about(Path(dir_a), a), "b": _about(Path(dir_b), b) if dir_b else None,
+        "metrics": metric_rows(a, b), "flipped": {"fixed": fixed, "broken": broken},
+        "only_in_a": [{"id": k, "question": v.get("question")} for k, v in qa.items() if k not in qb] if dir_b else [],
         "only_in_b": [{"id": k, "question": v.get("question")} for k, v in qb.items() if k not in qa],
+        "failures": [] if dir_b else [f for f in a.get("failures") or [] if isinstance(f, dict)],
     }
 
 
@@ -238,49 +214,45 @@ def _title(side: str, about: dict) -> str:
 
 
 def print_compare(result: dict, console) -> None:
-    """Print :func:`compare`'s result with rich: a side-by-side table, then the flipped questions."""
+    """Print :func:`compare`'s result with rich: a side-by-side table, then the flipped questions
+    (or, for one run, its failures)."""
     from rich.table import Table
     from rich.text import Text
 
-    a, b = result.get("a", {}), result.get("b", {})
-    table = Table(title="newsdesk eval comparison", caption=Text(f"{_title('A', a)}\n{_title('B', b)}"),
-                  caption_justify="left")
-    table.add_column("metric")
-    table.add_column("A", justify="right")
-    table.add_column("B", justify="right")
-    table.add_column("Δ B − A", justify="right")
-    group = None
-    for row in result.get("metrics", []):
-        if row.get("group") != group:
-            if group is not None:
-                table.add_section()
-            group = row.get("group")
+    a, b = result.get("a", {}), result.get("b")
+    table = Table(title="newsdesk eval comparison" if b else "newsdesk eval", caption_justify="left",
+                  caption=Text(f"{_title('A', a)}\n{_title('B', b)}" if b else _title("run", a)))
+    for col in ("metric", "A", "B", "Δ B − A") if b else ("metric", a.get("system") or "value"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    rows = result.get("metrics", [])
+    for row, after in zip(rows, rows[1:] + [None]):
         k = row.get("kind") or kind(row["name"])
         d, better = row.get("delta"), row.get("better")
-        arrow = "" if not d else ("▲ " if d > 0 else "▼ ")
+        label = row.get("label", row["name"]) + (" ↓" if direction(row["name"]) < 0 else "")
         style = {"b": "bold green", "a": "bold red", "same": "dim"}.get(better, "")
-        label = row.get("label", row["name"])
-        if direction(row["name"]) < 0:
-            label += " ↓"
-        table.add_row(Text(label), fmt_value(row.get("a"), k), fmt_value(row.get("b"), k),
-                      Text(arrow + fmt_delta(d, k), style=style))
+        cells = [fmt_value(row.get("b"), k), Text(("" if not d else "▲ " if d > 0 else "▼ ") + fmt_delta(d, k),
+                                                  style=style)] if b else []
+        table.add_row(Text(label), fmt_value(row.get("a"), k), *cells,
+                      end_section=after is not None and after.get("group") != row.get("group"))
     console.print(table)
-    console.print("[dim]↓ lower is better; green: B is better, red: B is worse.[/dim]")
-
-    flipped = result.get("flipped", {})
+    console.print("[dim]↓ lower is better" + ("; green: B is better, red: B is worse.[/dim]" if b else ".[/dim]"))
+    failures = result.get("failures") or []
+    if failures:
+        console.print(f"[bold]{len(failures)} failures[/bold] (all in metrics.json and report.html):")
+    for f in failures:
+        console.print(f"  {f.get('id')} [{f.get('type')}] {f.get('question')} -> expected {f.get('expected')}; got: "
+                      f"{str(f.get('got'))[:160]}", highlight=False, markup=False, soft_wrap=True)
+    flipped = result.get("flipped", {}) if b else {}
     for key, mark, colour, what in (("fixed", "✓", "green", "right in B, wrong in A"),
                                     ("broken", "✗", "red", "wrong in B, right in A")):
-        items = flipped.get(key, [])
-        console.print(Text(f"{len(items)} {key} ({what})", style=f"bold {colour}"))
-        for q in items:
+        if b:
+            console.print(Text(f"{len(flipped.get(key, []))} {key} ({what})", style=f"bold {colour}"))
+        for q in flipped.get(key, []):
             line = Text(f"  {mark} ", style=colour)
             line.append(f"{q.get('id')} ", style="bold")
-            if q.get("type"):
-                line.append(f"[{q['type']}] ", style="dim")
-            line.append(str(q.get("question") or ""))
-            console.print(line, soft_wrap=True)
+            line.append(f"[{q['type']}] " if q.get("type") else "", style="dim")
+            console.print(line.append(str(q.get("question") or "")), soft_wrap=True)
     for key, side in (("only_in_a", "A"), ("only_in_b", "B")):
-        items = result.get(key) or []
-        if items:
-            console.print(Text(f"{len(items)} questions only in {side}: "
-                               + ", ".join(str(q.get("id")) for q in items), style="yellow"))
+        if items := result.get(key) or []:
+            console.print(Text(f"{len(items)} questions only in {side}: " + ", ".join(str(q.get("id")) for q in items),
+                               style="yellow"))

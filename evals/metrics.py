@@ -1,34 +1,8 @@
 """Scores eval outputs (the ``ask --json`` objects) against gold rows. Pure functions, no models.
 
-Every metric is defined in README "Evaluation"; in short:
-
-Retrieval (answerable questions that list evidence)
-- ``hit@k``: share whose top k retrieved passages include one that contains a gold
-  ``evidence`` string (whitespace-normalised substring).
-- ``mrr@k``: mean of 1/rank of the first such passage within the top k (0 if none).
-- ``evidence_recall``: share of all gold evidence strings found in some retrieved passage.
-
-Answers (answerable questions)
-- ``accuracy``: not abstained, ``answer`` at most 60 words, and a gold alias appears in
-  ``short_answer`` or ``answer`` (case- and accent-insensitive).
-- ``token_f1``: best token F1 between the short answer (the answer when there is none) and
-  any alias; 0 when abstained.
-- ``answer_words_median``: median words in ``answer`` (all questions).
-
-Citations
-- ``citation_validity``: share of citations whose ``quote`` equals the file text at
-  ``[start:end]``, re-read here from the corpus.
-- ``citation_precision``: share of citations that overlap a gold evidence span in the same
-  file or contain a gold alias (citations on unanswerable questions count as imprecise).
-- ``citation_recall``: share of answerable questions with at least one such citation.
-
-Abstention
-- ``abstention_precision``: share of abstentions that were on unanswerable questions.
-- ``abstention_recall``: share of unanswerable questions abstained on.
-- ``false_abstention``: share of answerable questions abstained on.
-
-Latency: median and 95th percentile of ``timings_ms`` per stage.
-
+Every metric (retrieval: hit@k, mrr@k, evidence recall; answers: accuracy, token F1, answer
+length; citations: validity, precision, recall; abstention: precision, recall, false abstention;
+latency per stage) is defined in the table of README "Evaluation", the one reference for them.
 Each is also given per gold ``type``; a metric with nothing to measure is ``None``.
 """
 from __future__ import annotations
@@ -60,12 +34,8 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(fold(text))
-
-
 def token_f1(pred: str, gold: str) -> float:
-    p, g = _tokens(pred), _tokens(gold)
+    p, g = (_TOKEN.findall(fold(text)) for text in (pred, gold))
     common = sum((Counter(p) & Counter(g)).values())
     if not p or not g or not common:
         return 0.0
@@ -115,18 +85,11 @@ class Corpus:
         return out
 
 
-def _contains_evidence(passage_text: str, evidence: list[str]) -> bool:
-    hay = _norm(passage_text)
-    return any(_norm(ev) in hay for ev in evidence)
-
-
 def hit_rank(gold: dict, out: dict) -> int | None:
     """1-based rank of the first retrieved passage that holds gold evidence."""
-    evidence = gold.get("evidence") or []
-    for rank, p in enumerate(out.get("passages", []), 1):
-        if evidence and _contains_evidence(p.get("text", ""), evidence):
-            return rank
-    return None
+    evidence = [_norm(ev) for ev in gold.get("evidence") or []]
+    return next((rank for rank, p in enumerate(out.get("passages", []), 1)
+                 if any(ev in _norm(p.get("text", "")) for ev in evidence)), None)
 
 
 def citation_relevant(c: dict, gold: dict, spans: list[tuple[str, int, int]]) -> bool:
@@ -197,12 +160,10 @@ def summarise(judged: list[dict]) -> dict:
 
 
 def latency(outputs: list[dict]) -> dict:
-    stages = sorted({k for o in outputs for k in o.get("timings_ms", {})})
-    out = {}
-    for s in stages:
-        values = [o["timings_ms"].get(s, 0.0) for o in outputs]
-        out[s] = {"median": round(statistics.median(values), 1), "p95": round(percentile(values, 0.95), 1)}
-    return out
+    values = {s: [o["timings_ms"].get(s, 0.0) for o in outputs]
+              for s in sorted({k for o in outputs for k in o.get("timings_ms", {})})}
+    return {s: {"median": round(statistics.median(v), 1), "p95": round(percentile(v, 0.95), 1)}
+            for s, v in values.items()}
 
 
 CURVE_STEPS = [round(i / 20, 2) for i in range(21)]
@@ -221,13 +182,12 @@ def threshold_curve(gold_rows: list[dict], outputs: list[dict], judged: list[dic
     def answered(o: dict, t: float) -> bool:
         return not o["abstained"] and float(o.get("confidence") or 0.0) >= t
 
-    curve = []
-    for t in CURVE_STEPS:
-        curve.append({"threshold": t,
-                      "accuracy": sum(1 for o, j in ans if j["correct"] and answered(o, t)) / len(ans) if ans else None,
-                      "abstention": sum(1 for o in una if not answered(o, t)) / len(una) if una else None,
-                      "false_abstention": sum(1 for o, _ in ans if not answered(o, t)) / len(ans) if ans else None})
-    return curve
+    def share(hits, of: list):
+        return sum(hits) / len(of) if of else None
+
+    return [{"threshold": t, "accuracy": share((j["correct"] and answered(o, t) for o, j in ans), ans),
+             "abstention": share((not answered(o, t) for o in una), una),
+             "false_abstention": share((not answered(o, t) for o, _ in ans), ans)} for t in CURVE_STEPS]
 
 
 def score(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:

@@ -15,7 +15,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from evals.metrics import is_correct, percentile, score  # noqa: F401  (re-exported for callers)
+from evals.metrics import score
 from retrieval.errors import NewsdeskError
 
 BASELINES = ("naive",)
@@ -44,26 +44,28 @@ def load_gold(path: Path, tag: str | None = None) -> list[dict]:
 
 def _write(out_dir: Path, outputs: list[dict], metrics: dict) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "answers.jsonl", "w", encoding="utf-8") as fh:
-        for o in outputs:
-            fh.write(json.dumps(o, ensure_ascii=False) + "\n")
+    (out_dir / "answers.jsonl").write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in outputs),
+                                           encoding="utf-8")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
 
 
-def answer_all(gold_rows: list[dict], settings, console) -> tuple[list[dict], object]:
+def progress_bar(console, label: str):
+    """A rich progress bar (label, bar, done/total, time left) that leaves no trace; silent without a console."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                    transient=True, disable=console is None)
+
+
+def answer_all(gold_rows: list[dict], settings, console) -> tuple[list[dict], object]:
     from retrieval.pipeline import get_pipeline
 
-    pipeline = get_pipeline(settings)
-    outputs = []
-    with Progress(TextColumn("newsdesk answering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
+    pipeline, outputs = get_pipeline(settings), []
+    with progress_bar(console, "newsdesk answering") as bar:
         task = bar.add_task("answer", total=len(gold_rows))
         for g in gold_rows:
-            ans = pipeline.ask(g["question"], g.get("history") or [])
-            outputs.append({"id": g["id"], **ans.to_json()})
+            outputs.append({"id": g["id"], **pipeline.ask(g["question"], g.get("history") or []).to_json()})
             bar.advance(task)
     return outputs, pipeline
 
@@ -103,47 +105,10 @@ def run_eval(gold_path: Path, out_dir: Path, console, settings=None, corpus: Pat
                         **score(gold_rows, base_out, pipeline.root), "info": info}
         _write(out_dir / "naive", base_out, base_metrics)
 
+    from evals.compare import compare, print_compare
     from evals.report import write_report
 
     report = write_report(out_dir, out_dir / "naive" if base_metrics else None, gold_path)
-    print_summary(console, metrics, base_metrics)
+    print_compare(compare(out_dir / "naive", out_dir) if base_metrics else compare(out_dir), console)
     console.print(f"Wrote {out_dir}/answers.jsonl, metrics.json and {report}")
     return metrics
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.3f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v)
-
-
-def print_summary(console, metrics: dict, base: dict | None = None) -> None:
-    from rich.table import Table
-
-    from evals.metrics import SUMMARY_KEYS
-
-    table = Table(title=f"newsdesk eval: {metrics['gold']} ({metrics['questions']} questions, "
-                        f"backend {metrics['backend']})")
-    table.add_column("metric")
-    table.add_column("newsdesk", justify="right")
-    if base:
-        table.add_column(f"naive ({base['backend']})", justify="right")
-    for key in SUMMARY_KEYS:
-        table.add_row(key, _fmt(metrics.get(key)), *([_fmt(base.get(key))] if base else []))
-    for stage in ("rewrite", "retrieve", "answer", "verify", "total"):
-        row = []
-        for m in filter(None, [metrics, base]):
-            v = m["latency_ms"].get(stage)
-            row.append(f"{v['median']} / {v['p95']}" if v else "–")
-        table.add_row(f"latency {stage} ms (median / p95)", *row)
-    for t, v in sorted(metrics["by_type"].items()):
-        key = "abstention_recall" if t == "unanswerable" else "accuracy"
-        row = [_fmt(v.get(key))] + ([_fmt(base["by_type"].get(t, {}).get(key))] if base else [])
-        table.add_row(f"{t} ({v['n']}): {key}", *row)
-    console.print(table)
-    failures = metrics["failures"]
-    if failures:
-        console.print(f"[bold]{len(failures)} newsdesk failures[/bold] (all in metrics.json and report.html):")
-        for f in failures:
-            console.print(f"  {f['id']} [{f['type']}] {f['question']} -> expected {f['expected']}; got: "
-                          f"{str(f['got'])[:160]}", highlight=False, markup=False, soft_wrap=True)

@@ -7,6 +7,7 @@ two agree.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +32,16 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "NEWSDESK_MAX_FILE_MB": ("20", "Files larger than this are skipped at ingest."),
     "NEWSDESK_INGEST_BATCH": ("256", "Chunks embedded and written per step of `newsdesk ingest` (memory stays flat; "
                               "larger steps pad less)."),
-    "NEWSDESK_MAX_QUESTION_CHARS": ("1000", "Longer questions are cut to this many characters (the answer says so)."),
+    "NEWSDESK_MAX_QUESTION_CHARS": ("1000", "Longer questions are cut to this many characters (the answer says so); "
+                                    "`newsdesk serve` rejects them with 422."),
     "NEWSDESK_LLM_TIMEOUT": ("60", "Seconds before a remote model call is abandoned (the model-free reading is used instead, with a note)."),
+    "NEWSDESK_SERVER_URL": ("", "If set (http://host:port), `newsdesk ask`, `chat`, `eval` and `slack` send questions "
+                            "to that `newsdesk serve` instead of loading the models themselves."),
+    "NEWSDESK_API_KEY": ("", "`newsdesk serve`: the Bearer key every request must carry (required to bind to an "
+                         "address other than 127.0.0.1); clients send it from the same variable."),
+    "NEWSDESK_SERVER_QUEUE": ("32", "`newsdesk serve`: questions waiting beyond the one being answered; more get 503 "
+                              "with Retry-After."),
+    "NEWSDESK_SERVER_TIMEOUT": ("300", "Seconds a client waits for the server's answer (queueing included)."),
     "OPENAI_BASE_URL": ("", "openai backend: base URL of any OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1)."),
     "OPENAI_API_KEY": ("", "openai backend: API key (any non-empty string for local servers)."),
     "NEWSDESK_OPENAI_MODEL": ("gpt-4o-mini", "openai backend: model name."),
@@ -73,6 +82,14 @@ def _fraction(name: str) -> float | None:
     return value
 
 
+def _url(name: str) -> str:
+    raw = env(name).rstrip("/")
+    if raw and not re.match(r"https?://[^/\s]+", raw):
+        raise ConfigError(f"{name}={raw!r} is not a server URL; set it to e.g. http://127.0.0.1:8400 "
+                          "(or unset it to answer in-process).")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -89,6 +106,7 @@ class Settings:
     min_evidence: float | None = None
     max_question_chars: int = 1000
     ingest_batch: int = 256
+    server_url: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -107,4 +125,5 @@ class Settings:
             min_evidence=_fraction("NEWSDESK_MIN_EVIDENCE"),
             max_question_chars=_int("NEWSDESK_MAX_QUESTION_CHARS", minimum=20),
             ingest_batch=_int("NEWSDESK_INGEST_BATCH"),
+            server_url=_url("NEWSDESK_SERVER_URL"),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Sequence
 
 from retrieval.config import Settings
@@ -78,6 +79,18 @@ class Pipeline:
         return state
 
     # ------------------------------------------------------------------ API
+    def info(self) -> dict:
+        """What `newsdesk serve` reports at ``GET /v1/health`` (and the REPL prints on start)."""
+        manifest = self.store.read_manifest()
+        chat_model = getattr(self.generator, "_model", None)
+        model = (Path(self.generator.path).name if hasattr(self.generator, "path") else
+                 getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None) or "none")
+        return {"index": {"chunks": self.store.count(), "sources": len({r.get("source") for r in self.keyword.rows}),
+                          "corpus_root": str(self.root), "last_ingest": manifest.get("updated_at"),
+                          "home": str(self.settings.home)},
+                "backend": self.backend, "model": str(model), "embeddings": self.settings.embed_model,
+                "threshold": self.reader.threshold}
+
     def ask(self, question: str, history: Sequence[Sequence[str]] = ()) -> Answer:
         with self._ask_lock:
             return self._ask(question, history)
@@ -104,9 +117,15 @@ class Pipeline:
         return answer
 
 
-def get_pipeline(settings: Settings | None = None) -> Pipeline:
-    """The process-wide pipeline for these settings (built on first use)."""
+def get_pipeline(settings: Settings | None = None):
+    """The process-wide pipeline for these settings (built on first use); with
+    ``NEWSDESK_SERVER_URL`` set, a client of that `newsdesk serve` instead (loads no model)."""
     settings = settings or Settings.from_env()
+    if settings.server_url:
+        from retrieval.config import env
+        from retrieval.remote import RemotePipeline
+
+        return RemotePipeline(settings.server_url, timeout=float(env("NEWSDESK_SERVER_TIMEOUT")))
     with _LOCK:
         if settings not in _PIPELINES:
             _PIPELINES[settings] = Pipeline(settings)

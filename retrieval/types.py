@@ -102,3 +102,13 @@ class Answer:
             "notes": list(self.notes),
             "confidence": round(float(self.confidence), 4),
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Answer":
+        """The inverse of ``to_json`` (for answers that come back from ``newsdesk serve``)."""
+        fields = {k: data[k] for k in ("question", "standalone_question", "answer", "short_answer", "abstained")}
+        return cls(**fields,
+                   citations=[Citation(**c) for c in data.get("citations", [])],
+                   passages=[Passage(**p) for p in data.get("passages", [])],
+                   timings_ms=dict(data.get("timings_ms", {})), backend=data.get("backend", ""),
+                   notes=list(data.get("notes", [])), confidence=float(data.get("confidence", 0.0)))

@@ -128,6 +128,14 @@ def _results(**over) -> dict:
                      "query": {"latency_ms": {"total": {"median": 900.0}}}}],
         "cold_start": {"help": {"median_s": 0.3, "runs_s": [0.3, 0.3]}, "question": "Who?",
                        "ask": {"median_s": 9.0, "runs_s": [9.0], "peak_rss_mb": [600.0]}},
+        "server": {"overhead": {"questions": 20, "client_overhead_median_s": 0.15, "client_overhead_max_s": 0.5,
+                                "client_wall_median_s": 3.1, "in_process_cold_median_s": 10.0,
+                                "in_process_cold_runs_s": [10.0]},
+                   "memory": {"with_server": {"server": {"rss_mb": 2700.0, "uss_mb": 1500.0}},
+                              "in_process": {"slack": {"rss_mb": 2500.0, "uss_mb": 1300.0}},
+                              "with_server_total_rss_mb": 2900.0, "in_process_total_rss_mb": 7600.0,
+                              "with_server_total_uss_mb": 1600.0, "in_process_total_uss_mb": 3900.0,
+                              "rss_ratio": 0.38}},
     }
     results.update(over)
     return results
@@ -146,6 +154,8 @@ def test_the_bar_is_checked_with_the_issues_thresholds():
     assert checks["scaling_latency"]["value"] == 2.25 and checks["scaling_latency"]["pass"] is False
     assert checks["scaling_memory"]["value"] == 2.1 and checks["scaling_memory"]["pass"] is False
     assert checks["help_seconds"]["pass"]
+    assert checks["server_client_overhead_s"]["pass"] and checks["server_client_overhead_s"]["value"] == 0.15
+    assert checks["server_memory_ratio"]["pass"] and checks["server_memory_ratio"]["value"] == 0.38
 
 
 def test_unmeasured_figures_are_not_applicable_rather_than_failures():
@@ -153,7 +163,7 @@ def test_unmeasured_figures_are_not_applicable_rather_than_failures():
     assert all(c["pass"] is None for c in checks.values())
 
 
-def test_report_is_self_contained_html_with_plots():
+def _full_results() -> dict:
     results = _results(machine={"cpu": "test"}, bar=bench.check_bar(_results()))
     for e, n in zip(results["scaling"], (1000, 10000, 100000)):
         e.update(target_chunks=n, articles=n // 6, bytes=n * 500, index_mb=n / 100,
@@ -161,10 +171,55 @@ def test_report_is_self_contained_html_with_plots():
                                                                                "keyword_index_and_manifest": 1.0}})
         e["query"]["latency_ms"]["retrieve"] = {"median": 20.0, "p95": 30.0}
         e["query"]["latency_ms"]["total"]["p95"] = 2000.0
-    page = render(results)
-    assert page.startswith("<!doctype html>") and page.count("<svg") >= 4
-    assert "<script" not in page and not re.search(r"(src|href)=\"https?:", page)
+    return results
+
+
+def _charts(page: str) -> list[str]:
+    return re.findall(r'<svg class="chart" role="img" aria-label="([^"]+)"', page)
+
+
+def test_report_is_self_contained_html_with_plots():
+    page = render(_full_results())
+    assert page.lower().startswith("<!doctype html>")
+    assert "<script" not in page and not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert not re.search(r"url\((?!#)|@import|<link", page) and "http://" not in page and "https://" not in page
     assert "FAIL" in page and "pass" in page
+    # every chart the page had before, drawn: throughput, per-stage latency, the four scaling plots
+    assert _charts(page) == ["chunks per second (all shards)", "MB of article text per second",
+                             "chunks per second, shard by shard", "median latency per stage",
+                             "p95 latency per stage", "warm query latency vs corpus size",
+                             "ingest time vs corpus size", "ingest peak memory vs corpus size",
+                             "index size on disk vs corpus size"]
+    assert page.count("<svg") == 9
+    scaling = page[page.index('aria-label="warm query latency vs corpus size"'):]
+    assert "100,000" in scaling[:scaling.index("</svg>")]  # the x axis names the sizes
+    assert "2,900 MB" in page and "7,600 MB" in page  # the server's memory table
+    for section in ("The bar", "Ingest throughput", "Warm query latency", "Cold start and memory",
+                    "newsdesk serve: one warm process", "Scaling"):
+        assert f"{section}" in page
+
+
+def test_report_of_a_partial_run_draws_what_it_has():
+    page = render({"bar": bench.check_bar({}), "cold_start": _results()["cold_start"],
+                   "errors": {"scaling": "RuntimeError: <b>boom</b>"}})
+    assert _charts(page) == [] and "Cold start and memory" in page and "Scaling (" not in page
+    assert "scaling failed: RuntimeError: &lt;b&gt;boom&lt;/b&gt;" in page
+    assert page.count("n/a") >= 10
+
+
+def test_console_tables_match_the_page(capsys):
+    from rich.console import Console
+
+    from evals.bench_report import print_tables
+
+    console = Console(width=250, color_system=None)
+    print_tables(console, _full_results())
+    out = capsys.readouterr().out
+    for title in ("Ingest throughput", "Warm query latency over 3 gold questions", "Cold start and memory",
+                  "Scaling (synthetic corpora", "The bar"):
+        assert title in out
+    assert out.index("Scaling (") < out.index("The bar")  # the bar last, as before
+    assert "FAIL" in out and "ingest_vs_encode" in out
 
 
 def test_shards_split_whole_files(tmp_path, corpus_400):
@@ -177,14 +232,16 @@ def test_shards_split_whole_files(tmp_path, corpus_400):
     assert max(sizes) < 2 * min(sizes)
 
 
-def test_run_measured_reports_the_childs_own_peak_memory():
-    small = bench.run_measured([sys.executable, "-c", "print('{\"event\": \"result\", \"x\": 1}')"], env=None)
-    big = bench.run_measured([sys.executable, "-c", "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"],
-                             env=None)
-    assert small.rc == 0 and small.result == {"event": "result", "x": 1}
-    # (a child's ru_maxrss also counts the parent's pages at fork time, so compare with a margin)
-    assert big.maxrss_mb > 300 and big.maxrss_mb > small.maxrss_mb + 200
-    assert big.wall_s > 0 and big.cpu_s >= 0
+def test_run_reports_the_childs_own_peak_memory_and_cpu_time():
+    small = bench.run([sys.executable, "-c", "print('hello')"])
+    big = bench.run([sys.executable, "-c", "import time; b = bytearray(300 * 1024 * 1024); "
+                     "b[::4096] = b'x' * len(b[::4096]); time.sleep(0.3)"])
+    busy = bench.run([sys.executable, "-c", "import time; t = time.process_time()\nwhile time.process_time() - t < 0.5: pass"])
+    assert small.rc == 0 and small.stdout == "hello\n"
+    assert big.peak_rss_mb > 300 and big.peak_rss_mb > small.peak_rss_mb + 200
+    assert big.wall_s > 0.3 and busy.cpu_s >= 0.45 and small.cpu_s < busy.cpu_s
+    echo = bench.run([sys.executable, "-c", "import sys; print(sys.stdin.read().upper(), end='')"], stdin_text="abc")
+    assert echo.stdout == "ABC" and bench.run([sys.executable, "-c", "raise SystemExit(3)"]).rc == 3
 
 
 def test_bench_help_lists_its_options(capsys):
@@ -201,23 +258,30 @@ def test_one_real_measurement_through_the_workers(tmp_path):
     query worker: the protocol the benchmark's every figure goes through."""
     from rich.console import Console
 
-    log = bench.Log(Console(file=open(tmp_path / "log.txt", "w")))
+    from evals.runner import load_gold
+
+    b = bench.Bench(None, Console(file=open(tmp_path / "log.txt", "w")), tmp_path)
     home = tmp_path / "home"
-    ing = bench.ingest_step(log, ROOT / "corpus", home, "ingest")
+    ing = b.ingest(ROOT / "corpus", home, "ingest")
     assert ing["chunks"] > 10 and ing["ingest_s"] > 0 and ing["peak_rss_mb"] > 100 and ing["index_bytes"] > 0
-    assert ing["model_load_s"] > 0 and ing["phases_s"]["of_which_embed"] <= ing["ingest_s"]
-    gold = bench.load_gold(ROOT / "evals" / "gold.jsonl")[:2]
-    w = bench.Served("query", {}, bench._base_env(home), "q")
+    assert ing["model_load_s"] > 0 and ing["phases_s"]["of_which_embed"] <= ing["ingest_s"] and ing["cpu_s"] > 0
+    gold = load_gold(ROOT / "evals" / "gold.jsonl")[:2]
+    w = bench.Worker("query", {}, bench.base_env(home), "q")
     try:
-        outs = bench.interleave(log, {"q": w}, {"q": gold}, 1, "ask")
-    finally:
+        w.start()
+        outs = b.interleave({"q": w}, {"q": gold}, 1, "ask")
         closed = w.close()
+    finally:
+        w.kill()
     assert [o["id"] for o in outs["q"]] == [g["id"] for g in gold]
-    summary = bench.latency_summary(outs["q"], w.ready, closed)
+    summary = bench.latency_summary(outs["q"], {**w.ready, **closed})
     assert summary["latency_ms"]["total"]["n"] == 2 and summary["worker"]["peak_rss_mb"] > 100
-    figures = bench._eval_figures(gold, outs["q"], ROOT / "corpus")
+    assert summary["worker"]["init_s"] > 0 and summary["worker"]["cpu_s"] > 0
+    figures = bench.eval_figures(gold, outs["q"], ROOT / "corpus")
     assert figures["all"]["citation_validity"] == 1.0
     json.dumps(summary)  # results must serialise
+    with pytest.raises(RuntimeError, match="worker failed"):  # a worker's traceback reaches the parent
+        bench.Worker("ingest", {}, bench.base_env(tmp_path / "h2")).finish()  # no "paths"
 
 
 def test_carry_scaling_keeps_an_earlier_runs_ingest_sections(tmp_path):
@@ -240,3 +304,12 @@ def test_carry_scaling_keeps_an_earlier_runs_ingest_sections(tmp_path):
         bench.carry_scaling({"steps_s": {}}, previous, skip_scaling=False)
     with pytest.raises(SystemExit, match="cannot read"):
         bench.carry_scaling({"steps_s": {}}, tmp_path / "missing.json", skip_scaling=True)
+
+
+def test_base_env_lets_a_section_override_the_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSDESK_TOP_K", "99")
+    monkeypatch.setenv("OPENAI_API_KEY", "secret")
+    env = bench.base_env(tmp_path, NEWSDESK_LLM="none", TERM="dumb")
+    assert env["NEWSDESK_LLM"] == "none" and env["TERM"] == "dumb" and env["NEWSDESK_HOME"] == str(tmp_path)
+    assert "NEWSDESK_TOP_K" not in env and "OPENAI_API_KEY" not in env and env["HF_HUB_OFFLINE"] == "1"
+    assert bench.base_env()["NEWSDESK_LLM"] == "local"

@@ -122,3 +122,15 @@ def test_print_compare(tmp_path):
     assert "\x1b[1;32m" in acc_line or "38;2;0;128;0" in acc_line or "32m" in acc_line
     lat_line = next(line for line in text.splitlines() if "latency total median" in line)
     assert "31m" in lat_line
+
+
+def test_print_one_run_lists_its_metrics_and_failures(tmp_path):
+    """`newsdesk eval`'s closing table: one run, no deltas, its failures."""
+    failures = [{"id": "q2", "type": "factoid", "question": "question q2?", "expected": ["Caracas"], "got": "Lima"}]
+    result = compare(write(tmp_path / "a", {**B, "failures": failures}))
+    assert result["b"] is None and result["flipped"] == {"fixed": [], "broken": []}
+    plain = io.StringIO()
+    print_compare(result, Console(file=plain, width=140, color_system=None))
+    p = plain.getvalue()
+    assert "accuracy" in p and "75.0%" in p and "Δ" not in p and "fixed" not in p
+    assert "1 failures" in p and "q2 [factoid] question q2? -> expected ['Caracas']; got: Lima" in p

@@ -126,7 +126,7 @@ def test_report_is_self_contained(tmp_path):
     a = make_run(tmp_path / "a")
     page = write_report(a, make_run(tmp_path / "naive", "naive")).read_text(encoding="utf-8")
     assert not re.search(r"""(src|href|action)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
-    assert not re.search(r"url\(|@import|<link|<iframe", page, re.I)
+    assert not re.search(r"url\((?!#)|@import|<link|<iframe", page, re.I)  # url(#id): a clip path in an SVG
     assert "http://" not in page and "https://" not in page
 
 
@@ -193,3 +193,49 @@ def test_gold_file_adds_evidence_and_marks_passages(tmp_path):
     assert "gold evidence" in q1 and "earlier &lt;i&gt;turn&lt;/i&gt;" in q1
     evidence_items = re.findall(r'<li class="ev">.*?<b>#(\d+)</b>', q1, re.S)
     assert evidence_items == ["1", "2"]  # #1 by hit_rank, #2 by containing the gold evidence
+
+
+def _charts(page: str) -> list[str]:
+    return re.findall(r'<svg class="chart" role="img" aria-label="([^"]+)"', page)
+
+
+def test_report_draws_every_chart(tmp_path):
+    """Per-type bars, hit@k and MRR@k, the evidence-rank distribution, the latency histogram, the
+    stage split and each run's threshold curve: inline SVG with the data's labels in it."""
+    a = make_run(tmp_path / "run", accuracy=0.75)
+    b = make_run(tmp_path / "run" / "naive", "naive", accuracy=0.25)
+    curve = [{"threshold": t / 20, "accuracy": 0.8 - t / 40, "abstention": t / 20, "false_abstention": t / 25}
+             for t in range(21)]
+    m = json.loads((a / "metrics.json").read_text())
+    (a / "metrics.json").write_text(json.dumps({**m, "threshold_curve": curve}))
+    page = write_report(a, b).read_text(encoding="utf-8")
+    assert _charts(page) == ["accuracy per question type", "hit at k", "MRR at k", "rank of first evidence passage",
+                             "latency histogram", "median time per stage", "newsdesk: threshold curve"]
+    assert page.count("<svg") == 7 and "No threshold curve" not in page
+
+    def chart(label):
+        start = page.index(f'aria-label="{label}"')
+        return page[start:page.index("</svg>", start)]
+
+    types = chart("accuracy per question type")
+    for text in ("factoid", "unanswerable", "75%", "25%", "newsdesk", "naive"):
+        assert text in types, text
+    assert "newsdesk median 950 ms" in chart("latency histogram")
+    assert all(s in chart("median time per stage") for s in ("retrieve", "answer", "800 ms"))
+    assert all(s in chart("newsdesk: threshold curve") for s in ("accuracy", "false abstention", "P(yes)"))
+    # same data, same bytes: charts are deterministic (no dates, no random ids)
+    again = write_report(a, b).read_text(encoding="utf-8")
+    assert re.sub(r"generated: <b>[^<]*", "", again) == re.sub(r"generated: <b>[^<]*", "", page)
+
+
+def test_report_without_latency_or_curve_says_so(tmp_path):
+    out = make_run(tmp_path / "old", full=False)
+    m = json.loads((out / "metrics.json").read_text())
+    for q in m["per_question"]:
+        del q["total_ms"]
+    (out / "metrics.json").write_text(json.dumps(m))
+    (out / "answers.jsonl").write_text("")
+    page = write_report(out).read_text(encoding="utf-8")
+    assert "No per-question latency in this run." in page and "No threshold curve" in page
+    assert "accuracy per question type" in _charts(page)  # the types come from per_question
+    assert "latency histogram" not in _charts(page)

@@ -178,7 +178,11 @@ def run(http: bool = False, port: int = 3000, host: str | None = None) -> None:
     client, auth = connect(settings)
     log.info("Slack accepted the bot token: @%s (%s) in %s", auth.get("user"), auth.get("user_id"), auth.get("team"))
     store = FeedbackStore.from_env()
-    log.info("loading the answer pipeline (models and index)...")
+    from retrieval.config import env
+
+    server = env("NEWSDESK_SERVER_URL")
+    log.info("answering through the newsdesk server at %s" % server if server
+             else "loading the answer pipeline (models and index)...")
     answer_fn = load_answer_fn()
     app = _build(client, settings, answer_fn, store)
     if threading.current_thread() is threading.main_thread():
