@@ -1,7 +1,7 @@
 """evals/baseline.py: the naive LangChain chain that `newsdesk eval --baseline naive` and
 `newsdesk bench` compare newsdesk with. Fast tests use a tiny corpus, a deterministic fake
 embedder and a fake LLM that returns queued replies and records its prompts; one slow test
-runs the real SmolLM2 and embedding model on the bundled corpus."""
+runs the real local reader model and embedding model on the bundled corpus."""
 import dataclasses
 import json
 from pathlib import Path
@@ -11,7 +11,8 @@ import pytest
 from evals import baseline
 from evals.baseline import run_naive
 from retrieval.config import Settings
-from retrieval.errors import NewsdeskError
+from retrieval.errors import BackendError, NewsdeskError
+from retrieval.loaders import canonical_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,6 +22,12 @@ HARBOUR = "Harbour bridge reopens after repairs\n\n" + " ".join(
 ORCHARD = "Orchard harvest hit by frost\n\n" + " ".join(
     f"Growers in valley {n} counted their losses after the cold night." for n in range(25)
 ) + "\n\nThe cooperative estimated that 40 percent of the apples were lost.\n"
+PORT_HTML = ("<html><head><title>Port strike ends</title><script>var tracker = 'do not index me';</script></head>"
+             "<body><nav>Home | World | Sport</nav><h1>Port strike ends</h1>"
+             + "".join(f"<p>Dock worker {n} went back to the cranes on Monday after the union vote.</p>" for n in range(20))
+             + "</body></html>")
+WIRE = [{"title": "Ferry timetable changes", "body": " ".join(f"Sailing {n} now leaves ten minutes later." for n in range(30))},
+        {"title": "Lighthouse repainted", "body": "Volunteers repainted the old lighthouse red and white over the weekend."}]
 
 
 class FakeLLM:
@@ -76,12 +83,28 @@ def gold(qid="q1", question="Who reopened the harbour bridge?", history=(), **ex
             "history": [list(t) for t in history], "tags": [], **extra}
 
 
+class CountingEmbeddings:
+    """The fake embedder, counting the texts it embeds for the index."""
+
+    def __init__(self):
+        from langchain_core.embeddings import DeterministicFakeEmbedding
+
+        self.inner, self.embedded = DeterministicFakeEmbedding(size=64), 0
+
+    def embed_documents(self, texts):
+        self.embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text):
+        return self.inner.embed_query(text)
+
+
 def _count(work: Path) -> int:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     client = chromadb.PersistentClient(path=str(work / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
-    return client.get_collection(baseline.COLLECTION).count()
+    return client.get_collection("naive").count()
 
 
 def test_outputs_have_the_ask_json_shape(corpus, settings, embeddings, tmp_path):
@@ -111,13 +134,25 @@ def test_outputs_have_the_ask_json_shape(corpus, settings, embeddings, tmp_path)
 
 
 def test_passage_offsets_slice_the_file(corpus, settings, embeddings, tmp_path):
+    """Every chunk, HTML and JSON records too, slices the text newsdesk's loader gives for its source
+    (what evals/metrics.py checks quotes against); the HTML's script and navigation are not indexed."""
+    (corpus / "port.html").write_text(PORT_HTML, encoding="utf-8")
+    (corpus / "wire.jsonl").write_text("".join(json.dumps(r) + "\n" for r in WIRE), encoding="utf-8")
     outputs, _ = run_naive([gold()], corpus, tmp_path / "work", settings, llm=FakeLLM().runnable(),
                            embeddings=embeddings)
+    store = baseline._INDEXES[((tmp_path / "work").resolve(), corpus.resolve())][0]
+    rows = store.get(include=["documents", "metadatas"])
+    chunks = list(zip(rows["documents"], rows["metadatas"]))
+    assert {"harbour.txt", "orchard.txt", "port.html", "wire.jsonl#0", "wire.jsonl#1"} <= {m["source"] for _, m in chunks}
+    for text, m in chunks:
+        assert canonical_text(corpus, m["source"])[m["start_index"]:m["start_index"] + len(text)] == text
+        assert "tracker" not in text and "Home | World" not in text
+    assert {m["title"] for _, m in chunks if m["source"].startswith("wire")} == {w["title"] for w in WIRE}
     for p in outputs[0]["passages"]:
-        text = (corpus / p["source"]).read_text(encoding="utf-8")
-        assert text[p["start"]:p["end"]] == p["text"]
+        assert canonical_text(corpus, p["source"])[p["start"]:p["end"]] == p["text"]
         assert len(p["text"]) <= 1000 and isinstance(p["score"], float)
-        assert p["title"] in {"Harbour bridge reopens after repairs", "Orchard harvest hit by frost", "Short note"}
+        assert p["title"] in {"Harbour bridge reopens after repairs", "Orchard harvest hit by frost", "Short note",
+                              "Port strike ends", *(w["title"] for w in WIRE)}
 
 
 @pytest.mark.parametrize("reply, abstained", [
@@ -134,23 +169,47 @@ def test_abstention_is_read_from_the_answer(corpus, settings, embeddings, tmp_pa
     assert outputs[0]["abstained"] is abstained
 
 
-def test_the_index_is_reused_not_rebuilt(corpus, settings, embeddings, tmp_path):
-    work = tmp_path / "work"
-    llm = FakeLLM().runnable()
+def test_the_index_is_reused_not_rebuilt(corpus, settings, tmp_path):
+    work, llm, embeddings = tmp_path / "work", FakeLLM().runnable(), CountingEmbeddings()
     _, first = run_naive([gold()], corpus, work, settings, llm=llm, embeddings=embeddings)
-    n = _count(work)
-    assert n == first["chunks"]
+    n = first["chunks"]
+    assert first["index_reused"] is False and embeddings.embedded == n == _count(work)
 
-    _, again = run_naive([gold("q2")], corpus, work, settings, llm=llm, embeddings=embeddings)  # same process
-    assert again["index_reused"] is True and again["chunks"] == first["chunks"] and _count(work) == n
+    # bench's worker calls run_naive once per batch, in one process: the same index, nothing embedded again
+    for qid in ("q2", "q3"):
+        _, again = run_naive([gold(qid)], corpus, work, settings, llm=llm, embeddings=embeddings)
+        assert again["index_reused"] is True and again["chunks"] == n and embeddings.embedded == n
+    assert len(baseline._INDEXES) == 1
 
-    baseline._INDEXES.clear()  # as a new process would: the marker file and the stored collection
-    _, later = run_naive([gold("q3")], corpus, work, settings, llm=llm, embeddings=embeddings)
-    assert later["index_reused"] is True and _count(work) == n
+    # another work dir is another index
+    _, other = run_naive([gold("q4")], corpus, tmp_path / "other", settings, llm=llm, embeddings=embeddings)
+    assert other["index_reused"] is False and embeddings.embedded == 2 * n
 
-    (corpus / "extra.txt").write_text("A new article about the harbour ferry timetable.\n", encoding="utf-8")
-    _, changed = run_naive([gold("q4")], corpus, work, settings, llm=llm, embeddings=embeddings)
-    assert changed["index_reused"] is False and changed["chunks"] == n + 1 == _count(work)
+    # a new process builds again, replacing what the last one left in work_dir/chroma (not adding to it)
+    baseline._INDEXES.clear()
+    (corpus / "orchard.txt").unlink()
+    _, later = run_naive([gold("q5")], corpus, work, settings, llm=llm, embeddings=embeddings)
+    assert later["index_reused"] is False and 0 < later["chunks"] == _count(work) < n
+
+
+def test_errors_say_what_went_wrong(corpus, settings, embeddings, tmp_path):
+    from langchain_core.runnables import RunnableLambda
+
+    kw = {"llm": FakeLLM().runnable(), "embeddings": embeddings}
+    with pytest.raises(NewsdeskError, match="harbour.txt is not a folder"):
+        run_naive([gold()], corpus / "harbour.txt", tmp_path / "w1", settings, **kw)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "photo.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(NewsdeskError, match="no text to index in .*empty"):
+        run_naive([gold()], empty, tmp_path / "w2", settings, **kw)
+
+    def broken(prompt):
+        raise RuntimeError("server went away")
+
+    kw["llm"] = RunnableLambda(broken, name="flaky")
+    with pytest.raises(BackendError, match=r"LLM \(flaky\) failed on 'q1' \(RuntimeError: server went away\)"):
+        run_naive([gold()], corpus, tmp_path / "w3", settings, **kw)
 
 
 def test_score_runs_on_the_outputs(corpus, settings, embeddings, tmp_path):
@@ -186,6 +245,30 @@ def test_a_configured_backend_is_used_instead_of_the_local_model(settings, monke
     model, backend, name = baseline.choose_llm(dataclasses.replace(settings, llm="openai"))
     assert backend == "openai (smollm2)" and name == "smollm2"
     assert type(model).__name__ == "ChatOpenAI"
+
+
+def test_the_local_reader_model_gets_the_prompt_as_one_user_turn(corpus, settings, embeddings, tmp_path, monkeypatch):
+    """NEWSDESK_LLM=local or none: newsdesk's own local reader (here a fake with its interface) answers."""
+    import retrieval.models
+
+    class FakeLocalReader:
+        path, calls = Path("/models/reader.gguf"), []
+
+        def chat(self, messages, max_tokens):
+            self.calls.append((messages, max_tokens))
+            return " Mayor Elena Ruiz.\n"
+
+    reader, asked = FakeLocalReader(), []
+    monkeypatch.setattr(baseline, "find_spec", lambda name: object())
+    monkeypatch.setattr(retrieval.models, "get_generator", lambda s: asked.append(s.llm) or reader)
+    outputs, info = run_naive([gold()], corpus, tmp_path / "work", dataclasses.replace(settings, llm="none"),
+                              embeddings=embeddings)
+    assert asked == ["local"] and info["backend"] == outputs[0]["backend"] == "local (reader.gguf)"
+    assert info["model"] == "reader.gguf" and outputs[0]["answer"] == "Mayor Elena Ruiz."
+    [(messages, max_tokens)] = reader.calls
+    assert max_tokens == 128 and [role for role, _ in messages] == ["user"]
+    assert messages[0][1].startswith("Answer the question using only the context.")
+    assert messages[0][1].endswith("\n\nQuestion: Who reopened the harbour bridge?")
 
 
 @pytest.mark.slow
