@@ -32,11 +32,11 @@ def _start(args: list[str], env: dict, log: Path, health: str, timeout: float = 
     """``newsdesk ARGS --port N`` (output in ``log``) once GET ``health`` answers: (process, base URL)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        port = sock.getsockname()[1]
     with open(log, "wb") as out:
-        proc = subprocess.Popen([*CLI, *args, "--port", url.rsplit(":", 1)[1]], env=env, cwd=ROOT, stdout=out,
+        proc = subprocess.Popen([*CLI, *args, "--port", str(port)], env=env, cwd=ROOT, stdout=out,
                                 stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + timeout
     while True:
         try:
             urllib.request.urlopen(url + health, timeout=2).close()
