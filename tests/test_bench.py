@@ -314,7 +314,7 @@ def test_slack_round_trips_time_each_mention_to_its_answer(tmp_path, indexed_hom
     assert result["questions"] == 2 and all(0 < t < 60 for t in result["round_trips_s"])
     assert result["server_median_s"] == 0.375 and result["server_p95_s"] == 0.5
     assert result["round_trip_median_s"] == round(sum(result["round_trips_s"]) / 2, 3)
-    assert result["added_median_s"] == pytest.approx(result["round_trip_median_s"] - 0.375, abs=1e-3)
+    assert result["added_median_s"] == pytest.approx(result["round_trip_median_s"] - 0.375, abs=2e-3)
     assert bot.proc.poll() is not None  # closed with the fake Web API
 
 
