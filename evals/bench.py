@@ -563,7 +563,8 @@ def cold_start(b: Bench) -> dict:
 
 def server(b: Bench) -> dict | None:
     """``newsdesk serve`` (evals/bench_server.py): client overhead of `newsdesk ask` against fresh in-process
-    asks, and the memory of one server with three clients against the clients in-process."""
+    asks, the memory of one server with three clients against the clients in-process, and the Slack
+    round trip (mention to final update) of the bot using the server against the server's own time."""
     if b.args.skip_llm:
         return None
     from evals import bench_server

@@ -135,7 +135,10 @@ def _results(**over) -> dict:
                               "in_process": {"slack": {"rss_mb": 2500.0, "uss_mb": 1300.0}},
                               "with_server_total_rss_mb": 2900.0, "in_process_total_rss_mb": 7600.0,
                               "with_server_total_uss_mb": 1600.0, "in_process_total_uss_mb": 3900.0,
-                              "rss_ratio": 0.38}},
+                              "rss_ratio": 0.38},
+                   "slack": {"questions": 20, "round_trip_median_s": 3.456, "round_trip_p95_s": 5.1,
+                             "server_median_s": 2.9, "server_p95_s": 4.2, "added_median_s": 0.512,
+                             "round_trips_s": [3.456]}},
     }
     results.update(over)
     return results
@@ -194,6 +197,7 @@ def test_report_is_self_contained_html_with_plots():
     scaling = page[page.index('aria-label="warm query latency vs corpus size"'):]
     assert "100,000" in scaling[:scaling.index("</svg>")]  # the x axis names the sizes
     assert "2,900 MB" in page and "7,600 MB" in page  # the server's memory table
+    assert "final chat.update" in page and "3.46 s" in page and "p95 5.10 s over 20 questions" in page
     for section in ("The bar", "Ingest throughput", "Warm query latency", "Cold start and memory",
                     "newsdesk serve: one warm process", "Scaling"):
         assert f"{section}" in page
@@ -219,6 +223,7 @@ def test_console_tables_match_the_page(capsys):
                   "Scaling (synthetic corpora", "The bar"):
         assert title in out
     assert out.index("Scaling (") < out.index("The bar")  # the bar last, as before
+    assert "newsdesk serve: one warm process" in out and "3.46 s" in out  # the Slack round trip
     assert "FAIL" in out and "ingest_vs_encode" in out
 
 
@@ -282,6 +287,35 @@ def test_one_real_measurement_through_the_workers(tmp_path):
     json.dumps(summary)  # results must serialise
     with pytest.raises(RuntimeError, match="worker failed"):  # a worker's traceback reaches the parent
         bench.Worker("ingest", {}, bench.base_env(tmp_path / "h2")).finish()  # no "paths"
+
+
+def test_server_section_reports_a_process_that_does_not_come_up(tmp_path):
+    from evals import bench_server
+
+    with pytest.raises(RuntimeError, match=r"(?s)newsdesk no-such-command did not come up \(exit 2\).*No such command"):
+        bench_server._start(["no-such-command"], bench.base_env(tmp_path), tmp_path / "log", "/healthz")
+
+
+@pytest.mark.slow
+def test_slack_round_trips_time_each_mention_to_its_answer(tmp_path, indexed_home):
+    """The server section's Slack bot: a real `newsdesk slack --http` (answering in-process with the
+    model-free reader) against the fake Web API, each mention timed to an answer, not to an error."""
+    from contextlib import closing
+
+    from evals import bench_server
+
+    settings, _ = indexed_home
+    env = bench.base_env(settings.home, NEWSDESK_LLM="none")
+    questions = ["How long were US diplomats given to leave Venezuela?", "What happened in Caracas?"]
+    with closing(bench_server.SlackBot(env, tmp_path / "slack.log")) as bot:
+        result = bench_server.round_trips(bot, questions, [0.5, 0.25])
+        updates = bot.api.of("chat.update")
+    assert len(updates) == 2 and all(u.body["blocks"] and u.body["channel"] == "CBENCH" for u in updates)
+    assert result["questions"] == 2 and all(0 < t < 60 for t in result["round_trips_s"])
+    assert result["server_median_s"] == 0.375 and result["server_p95_s"] == 0.5
+    assert result["round_trip_median_s"] == round(sum(result["round_trips_s"]) / 2, 3)
+    assert result["added_median_s"] == pytest.approx(result["round_trip_median_s"] - 0.375, abs=2e-3)
+    assert bot.proc.poll() is not None  # closed with the fake Web API
 
 
 def test_carry_scaling_keeps_an_earlier_runs_ingest_sections(tmp_path):
