@@ -4,11 +4,12 @@ RAG over the same corpus and embedding model, so newsdesk's figures have somethi
     retrieval.loaders -> RecursiveCharacterTextSplitter(1000, 200) -> Chroma -> similarity_search(k=4)
         -> one "stuff" prompt -> LLM -> text
 
-No cleaning, no keyword search, no question rewriting, no citations, no verification. Files are
-read by newsdesk's loader, so passage offsets slice ``canonical_text(root, source)`` as citations'
-do. The LLM is the ``llm`` passed in, else the chat model of a remote ``NEWSDESK_LLM``, else the
-local GGUF newsdesk's reader uses (the same instance): reader against reader. The index is built
-in ``work_dir/chroma`` once per (work dir, corpus) in a process; later calls reuse it.
+No keyword search, no question rewriting, no judge, no citations, no verification. Files are
+read by newsdesk's loader (the baseline gets newsdesk's cleaned text), so passage offsets slice
+``canonical_text(root, source)`` as citations' do. The LLM is the ``llm`` passed in, else the chat
+model of a remote ``NEWSDESK_LLM``, else the local GGUF newsdesk's reader uses (the same instance):
+reader against reader. The index is built in ``work_dir/chroma`` once per (work dir, corpus) in a
+process; later calls reuse it.
 """
 from __future__ import annotations
 

@@ -153,11 +153,9 @@ def server_view(r: dict, draw: bool) -> Block | None:
             ["newsdesk ask in-process (fresh process, cold), median", f"{fmt(o['in_process_cold_median_s'], 2)} s",
              ", ".join(fmt(x, 2) for x in o["in_process_cold_runs_s"])]]
     if sl := srv.get("slack"):
-        rows.append(["Slack bot using the server: signed app_mention → final chat.update, median / p95",
+        rows.append(["Slack bot using the server: signed app_mention → final chat.update, median",
                      f"{fmt(sl['round_trip_median_s'], 2)} s", f"p95 {fmt(sl['round_trip_p95_s'], 2)} s over "
-                     f"{sl['questions']} questions; the server's own time for them (the client runs above) median "
-                     f"{fmt(sl['server_median_s'], 2)} s, p95 {fmt(sl['server_p95_s'], 2)} s; round trip minus "
-                     f"that, question by question, median {fmt(sl['added_median_s'], 3)} s"])
+                     f"{sl['questions']} questions the server had answered before (the client runs above)"])
     for label, group in (("server + Slack bot + 2 REPLs using it", "with_server"),
                          ("Slack bot + 2 REPLs, each in-process", "in_process")):
         parts = ", ".join(f"{k} {fmt(v['rss_mb'])}" for k, v in m[group].items())

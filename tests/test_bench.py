@@ -137,7 +137,6 @@ def _results(**over) -> dict:
                               "with_server_total_uss_mb": 1600.0, "in_process_total_uss_mb": 3900.0,
                               "rss_ratio": 0.38},
                    "slack": {"questions": 20, "round_trip_median_s": 3.456, "round_trip_p95_s": 5.1,
-                             "server_median_s": 2.9, "server_p95_s": 4.2, "added_median_s": 0.512,
                              "round_trips_s": [3.456]}},
     }
     results.update(over)
@@ -308,13 +307,12 @@ def test_slack_round_trips_time_each_mention_to_its_answer(tmp_path, indexed_hom
     env = bench.base_env(settings.home, NEWSDESK_LLM="none")
     questions = ["How long were US diplomats given to leave Venezuela?", "What happened in Caracas?"]
     with closing(bench_server.SlackBot(env, tmp_path / "slack.log")) as bot:
-        result = bench_server.round_trips(bot, questions, [0.5, 0.25])
+        result = bench_server.round_trips(bot, questions)
         updates = bot.api.of("chat.update")
     assert len(updates) == 2 and all(u.body["blocks"] and u.body["channel"] == "CBENCH" for u in updates)
     assert result["questions"] == 2 and all(0 < t < 60 for t in result["round_trips_s"])
-    assert result["server_median_s"] == 0.375 and result["server_p95_s"] == 0.5
-    assert result["round_trip_median_s"] == round(sum(result["round_trips_s"]) / 2, 3)
-    assert result["added_median_s"] == pytest.approx(result["round_trip_median_s"] - 0.375, abs=2e-3)
+    assert result["round_trip_median_s"] == pytest.approx(sum(result["round_trips_s"]) / 2, abs=6e-3)
+    assert result["round_trip_max_s"] == pytest.approx(max(result["round_trips_s"]), abs=6e-3)
     assert bot.proc.poll() is not None  # closed with the fake Web API
 
 
