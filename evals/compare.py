@@ -213,9 +213,9 @@ def print_compare(result: dict, console) -> None:
                                     ("broken", "✗", "red", "wrong in B, right in A")) if b else ():
         console.print(Text(f"{len(result['flipped'][key])} {key} ({what})", style=f"bold {colour}"))
         for q in result["flipped"][key]:
-            line = Text(f"  {mark} ", style=colour).append(f"{q['id']} ", style="bold")
-            line.append(f"[{q['type']}] " if q["type"] else "", style="dim")
-            console.print(line.append(str(q["question"] or "")), soft_wrap=True)
+            tag = (f"[{q['type']}] " if q["type"] else "", "dim")
+            console.print(Text.assemble(f"  {mark} ", (f"{q['id']} ", "bold"), tag, str(q["question"] or ""),
+                                        style=colour), soft_wrap=True)
     for key, side in (("only_in_a", "A"), ("only_in_b", "B")):
         if items := result[key]:
             console.print(Text(f"{len(items)} questions only in {side}: " + ", ".join(str(q["id"]) for q in items),

@@ -50,18 +50,11 @@ class Run:
         return value(self.metrics, name)
 
 
-def _label(name: str) -> str:
-    if name.startswith("latency_ms."):
-        _, stage, q = name.split(".")
-        return f"Latency {stage} ({q})"
-    return LABELS.get(name, name)
-
-
 def summary(main: Run, base: Run | None) -> list[list[dict]]:
     """The metric rows (``a`` the baseline's, ``b`` this run's); a single run's in two tables
     (answers to citations | retrieval on)."""
-    rows = [dict(r, label=_label(r["name"])) for r in metric_rows(base.metrics if base else {}, main.metrics)
-            if r["group"] != "By type"]
+    rows = [dict(r, label=LABELS.get(r["name"]) or "Latency {} ({})".format(*r["name"].split(".")[1:]))
+            for r in metric_rows(base.metrics if base else {}, main.metrics) if r["group"] != "By type"]
     if not stages_of(main.metrics, base.metrics if base else {}):
         rows.append(metric_row("latency", {}, {}, "Latency"))
     split = next(i for i, r in enumerate(rows) if r["group"] == "Retrieval")
@@ -107,9 +100,8 @@ def figures(runs: list[Run], types: list[str]) -> dict[str, str]:
     if any(d for _, d in stage_rows):
         out["stages"] = charts.stacked(stage_rows, "median time per stage")
     out["thresholds"] = [charts.lines(
-        [c["threshold"] for c in curve], [(n, [c[k] for c in curve]) for k, n in
-                                          (("accuracy", "accuracy"), ("abstention", "abstention"),
-                                           ("false_abstention", "false abstention"))],
+        [c["threshold"] for c in curve],
+        [(k.replace("_", " "), [c[k] for c in curve]) for k in ("accuracy", "abstention", "false_abstention")],
         f"{r.name}: threshold curve", title=r.name, annotate=False, ylim=(0, 1.02),
         xlabel="the judge's P(yes) needed to answer (NEWSDESK_MIN_EVIDENCE)",
         colours=("#16a34a", "#f59e0b", "#dc2626")) for r in runs if (curve := r.metrics.get("threshold_curve"))]
@@ -132,11 +124,12 @@ def _side(run: Run, qid: str, gold: dict, colour: str) -> dict:
                          "score": f"score {p['score']:.3f}" if is_num(p.get("score")) else "",
                          "ev": bool(evidence and any(ev in text for ev in evidence)) or q.get("hit_rank") == rank,
                          "text": text if len(text) <= PASSAGE_CHARS else text[:PASSAGE_CHARS].rstrip() + "…"})
-    chips = {"F1": q.get("f1"), "hit rank": q.get("hit_rank"),
-             "citations valid": f"{q.get('citations_valid')}/{q['citations']}" if q.get("citations") is not None else None,
-             "total": fmt_value(q["total_ms"], "ms") if is_num(q.get("total_ms")) else None, "backend": a.get("backend")}
+    cits = f"{q.get('citations_valid')}/{q['citations']}" if q.get("citations") is not None else None
+    total = fmt_value(q["total_ms"], "ms") if is_num(q.get("total_ms")) else None
+    chips = (("F1", q.get("f1")), ("hit rank", q.get("hit_rank")), ("citations valid", cits), ("total", total),
+             ("backend", a.get("backend")))
     return {"name": run.name, "colour": colour, "correct": q.get("correct") if q else "", "missing": not (a or q),
-            "chips": [(k, v) for k, v in chips.items() if v is not None], "passages": passages,
+            "chips": [(k, v) for k, v in chips if v is not None], "passages": passages,
             "abstained": q.get("abstained") or a.get("abstained"),
             "standalone": a.get("standalone_question") or q.get("standalone"),
             "answer": a.get("answer", q.get("got")), "short": a.get("short_answer", q.get("short_answer")),
@@ -148,15 +141,13 @@ def questions(main: Run, base: Run | None, gold: dict[str, dict]) -> list[dict]:
     """One entry per question, failures first, then the right ones, then the unscored."""
     out = []
     for q in sorted(main.questions, key=lambda q: {False: 0, True: 1}.get(q.get("correct"), 2)):
-        qid, g, a, expected = q["id"], gold.get(q["id"], {}), main.answers.get(q["id"], {}), q.get("expected")
-        if expected is None:
-            expected = "abstain" if g.get("type") == "unanswerable" else g.get("answers")
+        qid, g, a = q["id"], gold.get(q["id"], {}), main.answers.get(q["id"], {})
         out.append({
             "id": qid, "type": q.get("type") or g.get("type") or "", "correct": q.get("correct"),
             "status": {True: "pass", False: "fail"}.get(q.get("correct"), "unk"),
             "text": q.get("question") or a.get("question") or g.get("question") or "",
             "other": base.by_id.get(qid) if base else None, "gold": g,
-            "expected": expected if isinstance(expected, list) or expected == "abstain" else [expected] if expected else [],
+            "expected": q.get("expected") or ("abstain" if g.get("type") == "unanswerable" else g.get("answers")) or [],
             "sides": [_side(r, qid, g, c) for r, c in zip([main, base] if base else [main], charts.COLOURS)]})
     return out
 
