@@ -50,9 +50,7 @@ def is_correct(gold: dict, out: dict) -> bool:
 
 
 def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    values = sorted(values)
+    values = sorted(values) or [0.0]
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
@@ -174,12 +172,10 @@ def score(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:
     """metrics.json: the summary at top level, then latency, by_type, per_question, failures."""
     text = corpus_text(root)
     judged = [judge(g, o, text) for g, o in zip(gold_rows, outputs)]
-    metrics = {"questions": len(judged), **{k: v for k, v in summarise(judged).items() if k != "n"}}
-    metrics["latency_ms"] = latency(outputs)
     types = sorted({j["type"] for j in judged})
-    metrics["by_type"] = {t: summarise([j for j in judged if j["type"] == t]) for t in types}
-    metrics["threshold_curve"] = threshold_curve(gold_rows, outputs, judged)
-    metrics["per_question"] = judged
-    metrics["failures"] = [{k: j[k] for k in ("id", "type", "question", "expected", "got", "short_answer",
-                                              "standalone")} for j in judged if not j["correct"]]
-    return metrics
+    return {"questions": len(judged), **{k: v for k, v in summarise(judged).items() if k != "n"},
+            "latency_ms": latency(outputs),
+            "by_type": {t: summarise([j for j in judged if j["type"] == t]) for t in types},
+            "threshold_curve": threshold_curve(gold_rows, outputs, judged), "per_question": judged,
+            "failures": [{k: j[k] for k in ("id", "type", "question", "expected", "got", "short_answer", "standalone")}
+                         for j in judged if not j["correct"]]}

@@ -73,13 +73,12 @@ def _rank_counts(run: Run) -> dict[str, int]:
     return dict(Counter(str(r) if is_num(r) and r <= 10 else "> 10" if is_num(r) else "none" for r in ranks))
 
 
-def figures(runs: list[Run], types: list[str]) -> dict[str, str]:
-    """Every chart of the page, as inline SVG (absent when there is nothing to draw)."""
+def figures(runs: list[Run], types: list[tuple[str, int | None]]) -> dict[str, str]:
+    """Every chart of the page, as inline SVG (absent when there is nothing to draw); ``types``: (type, n)."""
     out = {}
     if types:
-        cats = [f"{t}\n{'n=' + str(n) + ' · ' if (n := _type_n(runs, t)) else ''}{type_key(t).replace('_', ' ')}"
-                for t in types]
-        out["types"] = charts.bars(cats, [(r.name, [r.get(f"by_type.{t}.{type_key(t)}") for t in types])
+        cats = [f"{t}\n{f'n={n} · ' if n else ''}{type_key(t).replace('_', ' ')}" for t, n in types]
+        out["types"] = charts.bars(cats, [(r.name, [r.get(f"by_type.{t}.{type_key(t)}") for t, _ in types])
                                           for r in runs], "accuracy per question type")
     for key, label, what in (("hit", "hit at k", "share of questions with gold evidence in the top k passages"),
                              ("mrr", "MRR at k", "mean reciprocal rank of the first evidence passage")):
@@ -108,11 +107,6 @@ def figures(runs: list[Run], types: list[str]) -> dict[str, str]:
     return out
 
 
-def _offsets(item: dict) -> str:
-    s, t = item.get("start"), item.get("end")
-    return f"[{s}–{t}]" if s is not None or t is not None else ""
-
-
 def _side(run: Run, qid: str, gold: dict, colour: str) -> dict:
     """One run's answer to one question: from answers.jsonl, else from metrics.json's per_question."""
     q, a = run.by_id.get(qid, {}), run.answers.get(qid) or {}
@@ -120,10 +114,9 @@ def _side(run: Run, qid: str, gold: dict, colour: str) -> dict:
     passages = []
     for rank, p in enumerate([p for p in a.get("passages") or [] if isinstance(p, dict)], 1):
         text = squash(str(p.get("text") or ""))
-        passages.append({"rank": rank, "source": p.get("source"), "offsets": _offsets(p),
-                         "score": f"score {p['score']:.3f}" if is_num(p.get("score")) else "",
-                         "ev": bool(evidence and any(ev in text for ev in evidence)) or q.get("hit_rank") == rank,
-                         "text": text if len(text) <= PASSAGE_CHARS else text[:PASSAGE_CHARS].rstrip() + "…"})
+        passages.append(dict(p, rank=rank, score=f"score {p['score']:.3f}" if is_num(p.get("score")) else "",
+                             ev=bool(evidence and any(ev in text for ev in evidence)) or q.get("hit_rank") == rank,
+                             text=text if len(text) <= PASSAGE_CHARS else text[:PASSAGE_CHARS].rstrip() + "…"))
     cits = f"{q.get('citations_valid')}/{q['citations']}" if q.get("citations") is not None else None
     total = fmt_value(q["total_ms"], "ms") if is_num(q.get("total_ms")) else None
     chips = (("F1", q.get("f1")), ("hit rank", q.get("hit_rank")), ("citations valid", cits), ("total", total),
@@ -134,7 +127,7 @@ def _side(run: Run, qid: str, gold: dict, colour: str) -> dict:
             "standalone": a.get("standalone_question") or q.get("standalone"),
             "answer": a.get("answer", q.get("got")), "short": a.get("short_answer", q.get("short_answer")),
             "notes": a.get("notes") or [],
-            "citations": [dict(c, offsets=_offsets(c)) for c in a.get("citations") or [] if isinstance(c, dict)]}
+            "citations": [c for c in a.get("citations") or [] if isinstance(c, dict)]}
 
 
 def questions(main: Run, base: Run | None, gold: dict[str, dict]) -> list[dict]:
@@ -166,14 +159,14 @@ def write_report(out_dir: Path, baseline_dir: Path | None = None, gold_path: Pat
     meta += [("tag", m["tag"])] if m.get("tag") else []
     meta += [("baseline", f"{base.name} ({base.get('backend') or DASH})")] if base else []
     meta.append(("generated", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))
-    types = types_of(*(r.metrics for r in runs))
+    types = [(t, _type_n(runs, t)) for t in types_of(*(r.metrics for r in runs))]
     gold = {str(g["id"]): g for g in read_jsonl(gold_path) if "id" in g} if gold_path else {}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(charts.render_page(
         "report.html.j2", title=f"{main.name} eval" + (f" vs {base.name}" if base else ""), meta=meta, main=main,
         base=base, runs=runs, colours=charts.COLOURS, summary=summary(main, base), figures=figures(runs, types),
         cards=[metric_row(key, base.metrics if base else {}, m, label=label) for key, label in CARDS],
-        labels=LABELS, type_columns=TYPE_COLUMNS, types=[(t, _type_n(runs, t) or DASH) for t in types],
+        labels=LABELS, type_columns=TYPE_COLUMNS, types=types,
         stages=stages_of(*(r.metrics for r in runs)), questions=questions(main, base, gold),
         fmt=fmt_value, fmt_delta=fmt_delta, kind=kind), encoding="utf-8")
     return path
