@@ -26,14 +26,14 @@ def load_gold(path: Path, tag: str | None = None) -> list[dict]:
         raise NewsdeskError(f"No gold file at {path}; pass --gold FILE (JSON Lines, see README 'Evaluation').")
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except ValueError as exc:
-            raise NewsdeskError(f"{path}:{n} is not valid JSON ({exc}).") from None
-        if missing := {"id", "type", "question"} - set(rows[-1]):
-            raise NewsdeskError(f"{path}:{n} lacks {', '.join(sorted(missing))}; see README 'Evaluation'.")
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise NewsdeskError(f"{path}:{n} is not valid JSON ({exc}).") from None
+            if missing := {"id", "type", "question"} - set(row):
+                raise NewsdeskError(f"{path}:{n} lacks {', '.join(sorted(missing))}; see README 'Evaluation'.")
+            rows.append(row)
     rows = [r for r in rows if not tag or tag in r.get("tags", [])]
     if not rows:
         raise NewsdeskError(f"{path} has no questions{f' tagged {tag!r}' if tag else ''}.")
