@@ -34,22 +34,19 @@ def render_page(template: str, **context) -> str:
 
 
 def _figure(size: tuple[float, float]):
+    """A figure and its axes, outside pyplot (no backend, nothing to close)."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(STYLE)
-    return plt.subplots(figsize=size, layout="constrained")
+    matplotlib.rcParams.update(STYLE)
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots()
 
 
 def to_svg(fig, label: str) -> str:
     """The figure as an ``<svg>`` element for an HTML page, labelled for screen readers."""
-    import matplotlib.pyplot as plt
-
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    plt.close(fig)
+    fig.savefig(buf, format="svg")
     text = buf.getvalue()
     text = re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.S)
     text = re.sub(r'\s(xmlns(:xlink)?|version)="[^"]*"', "", text)  # inline SVG needs no namespaces
@@ -74,13 +71,11 @@ def _nan(values) -> list[float]:
 def _axes(ax, series, label: str, fmt, log: bool, ylim, legend: dict, **text) -> str:
     """What bars and lines share: the y scale (log, or from ``ylim[0]`` to at least ``ylim[1]`` with
     headroom over the data), value-formatted ticks, titles, a legend for two series or more."""
-    from matplotlib.ticker import FuncFormatter
-
     if log:
         ax.set_yscale("log")
     elif ylim:
         ax.set_ylim(ylim[0], max([ylim[1]] + [v * 1.15 for _, vs in series for v in vs if is_num(v)]))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    ax.yaxis.set_major_formatter(lambda v, _: fmt(v))
     ax.set(**text)
     if len(series) > 1:
         ax.legend(**legend)
@@ -138,7 +133,7 @@ def histogram(series: list[tuple[str, list[float]]], label: str, *, size=(11, 3)
     more), a dashed line at each run's median."""
     import numpy as np
     from matplotlib.patheffects import withStroke
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     values = [v for _, vs in series for v in vs]
     fig, ax = _figure(size)
@@ -157,7 +152,7 @@ def histogram(series: list[tuple[str, list[float]]], label: str, *, size=(11, 3)
                         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1}, zorder=4)
     if log:
         ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: ms(v)))
+    ax.xaxis.set_major_formatter(lambda v, _: ms(v))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel=f"total latency per question{' (log scale)' if log else ''} · dashed line: median",
            ylabel="questions")
@@ -171,10 +166,9 @@ def stacked(rows: list[tuple[str, dict[str, float]]], label: str, *, size=(5.4, 
     fig, ax = _figure((size[0], size[1] + 0.45 * len(rows)))
     parts = list(dict.fromkeys(k for _, d in rows for k in d))
     left = [0.0] * len(rows)
-    names = [n for n, _ in rows]
     for i, part in enumerate(parts):
         widths = [d.get(part) or 0.0 for _, d in rows]
-        drawn = ax.barh(names, widths, left=left, label=part, color=COLOURS[(i + 2) % len(COLOURS)])
+        drawn = ax.barh([n for n, _ in rows], widths, left=left, label=part, color=COLOURS[(i + 2) % len(COLOURS)])
         ax.bar_label(drawn, labels=[ms(w) if w > 0.12 * max(sum(d.values()) for _, d in rows) else ""
                                     for w in widths], label_type="center", color="white", fontsize=8)
         left = [a + b for a, b in zip(left, widths)]

@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
+from functools import cache
 from pathlib import Path
+
+from retrieval.loaders import canonical_text
+from retrieval.search import fold
 
 MAX_WORDS = 60
 KS = (1, 3, 5, 10)
@@ -24,13 +28,8 @@ LOWER_IS_BETTER = {"false_abstention", "answer_words_median"}
 _TOKEN = re.compile(r"\w+")
 
 
-def fold(text: str) -> str:
-    from retrieval.search import fold as _fold
-
-    return _fold(text)
-
-
-def _norm(text: str) -> str:
+def squash(text: str) -> str:
+    """White space folded to single spaces."""
     return " ".join(text.split())
 
 
@@ -51,77 +50,56 @@ def is_correct(gold: dict, out: dict) -> bool:
 
 
 def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    values = sorted(values)
+    values = sorted(values) or [0.0]
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
-class Corpus:
-    """The corpus files as the bot read them, for checking quotes and finding evidence spans."""
-
-    def __init__(self, root: Path):
-        self.root, self._text = root, {}
-
-    def text(self, source: str) -> str | None:
-        if source not in self._text:
-            from retrieval.loaders import canonical_text
-
-            try:
-                self._text[source] = canonical_text(self.root, source)
-            except Exception:
-                self._text[source] = None
-        return self._text[source]
-
-    def spans(self, gold: dict) -> list[tuple[str, int, int]]:
-        """Where each gold evidence string sits in its listed sources."""
-        out = []
-        for ev in gold.get("evidence", []):
-            for src in gold.get("sources", []):
-                text = self.text(src)
-                at = text.find(ev) if text else -1
-                if at >= 0:
-                    out.append((src, at, at + len(ev)))
-        return out
+def corpus_text(root: Path):
+    """source -> that corpus file's text as the bot read it (None when unreadable), each file read once."""
+    @cache
+    def text(source: str) -> str | None:
+        try:
+            return canonical_text(root, source)
+        except Exception:
+            return None
+    return text
 
 
-def hit_rank(gold: dict, out: dict) -> int | None:
-    """1-based rank of the first retrieved passage that holds gold evidence."""
-    evidence = [_norm(ev) for ev in gold.get("evidence") or []]
-    return next((rank for rank, p in enumerate(out.get("passages", []), 1)
-                 if any(ev in _norm(p.get("text", "")) for ev in evidence)), None)
+def evidence_spans(gold: dict, text) -> list[tuple[str, int, int]]:
+    """Where each gold evidence string sits in its listed sources."""
+    return [(src, at, at + len(ev)) for ev in gold.get("evidence", []) for src in gold.get("sources", [])
+            if (t := text(src)) and (at := t.find(ev)) >= 0]
 
 
 def citation_relevant(c: dict, gold: dict, spans: list[tuple[str, int, int]]) -> bool:
-    if gold["type"] == "unanswerable":
-        return False
-    if any(src == c["source"] and c["start"] < end and start < c["end"] for src, start, end in spans):
-        return True
-    quote = fold(c["quote"])
-    return any(fold(a) in quote for a in gold.get("answers", []))
+    """The citation overlaps gold evidence or quotes a gold answer (never, for an unanswerable question)."""
+    return gold["type"] != "unanswerable" and (
+        any(src == c["source"] and c["start"] < end and start < c["end"] for src, start, end in spans)
+        or any(fold(a) in fold(c["quote"]) for a in gold.get("answers", [])))
 
 
 def _ratio(num: float, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def judge(gold: dict, out: dict, corpus: Corpus) -> dict:
-    """Everything measured about one question."""
+def judge(gold: dict, out: dict, text) -> dict:
+    """Everything measured about one question (``text``: :func:`corpus_text`)."""
     answerable = gold["type"] != "unanswerable"
-    spans = corpus.spans(gold)
+    spans = evidence_spans(gold, text)
     cits = out.get("citations", [])
-    valid = sum(1 for c in cits if (t := corpus.text(c["source"])) is not None and t[c["start"]:c["end"]] == c["quote"])
+    valid = sum(1 for c in cits if (t := text(c["source"])) is not None and t[c["start"]:c["end"]] == c["quote"])
     relevant = sum(citation_relevant(c, gold, spans) for c in cits)
     pred = out.get("short_answer") or out["answer"]
     f1 = 0.0 if out["abstained"] else max((token_f1(pred, a) for a in gold.get("answers", [])), default=0.0)
-    evidence = gold.get("evidence") or []
-    texts = [p.get("text", "") for p in out.get("passages", [])]
-    ev_found = sum(any(_norm(ev) in _norm(t) for t in texts) for ev in evidence)
+    evidence = [squash(ev) for ev in gold.get("evidence") or []]
+    texts = [squash(p.get("text", "")) for p in out.get("passages", [])]
+    ev_found = sum(any(ev in t for t in texts) for ev in evidence)
+    rank = next((r for r, t in enumerate(texts, 1) if any(ev in t for ev in evidence)), None)
     correct = out["abstained"] if not answerable else is_correct(gold, out)
     return {
         "id": gold["id"], "type": gold["type"], "question": gold["question"],
         "answerable": answerable, "correct": bool(correct), "abstained": bool(out["abstained"]),
-        "f1": round(f1, 4), "hit_rank": hit_rank(gold, out) if answerable and evidence else None,
+        "f1": round(f1, 4), "hit_rank": rank if answerable and evidence else None,
         "has_evidence": bool(answerable and evidence), "evidence": len(evidence), "evidence_found": ev_found,
         "citations": len(cits), "citations_valid": valid, "citations_relevant": relevant,
         "words": len(out["answer"].split()),
@@ -192,14 +170,12 @@ def threshold_curve(gold_rows: list[dict], outputs: list[dict], judged: list[dic
 
 def score(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:
     """metrics.json: the summary at top level, then latency, by_type, per_question, failures."""
-    corpus = Corpus(root)
-    judged = [judge(g, o, corpus) for g, o in zip(gold_rows, outputs)]
-    metrics = {"questions": len(judged), **{k: v for k, v in summarise(judged).items() if k != "n"}}
-    metrics["latency_ms"] = latency(outputs)
+    text = corpus_text(root)
+    judged = [judge(g, o, text) for g, o in zip(gold_rows, outputs)]
     types = sorted({j["type"] for j in judged})
-    metrics["by_type"] = {t: summarise([j for j in judged if j["type"] == t]) for t in types}
-    metrics["threshold_curve"] = threshold_curve(gold_rows, outputs, judged)
-    metrics["per_question"] = judged
-    metrics["failures"] = [{k: j[k] for k in ("id", "type", "question", "expected", "got", "short_answer",
-                                              "standalone")} for j in judged if not j["correct"]]
-    return metrics
+    return {"questions": len(judged), **{k: v for k, v in summarise(judged).items() if k != "n"},
+            "latency_ms": latency(outputs),
+            "by_type": {t: summarise([j for j in judged if j["type"] == t]) for t in types},
+            "threshold_curve": threshold_curve(gold_rows, outputs, judged), "per_question": judged,
+            "failures": [{k: j[k] for k in ("id", "type", "question", "expected", "got", "short_answer", "standalone")}
+                         for j in judged if not j["correct"]]}

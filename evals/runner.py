@@ -31,12 +31,10 @@ def load_gold(path: Path, tag: str | None = None) -> list[dict]:
                 row = json.loads(line)
             except ValueError as exc:
                 raise NewsdeskError(f"{path}:{n} is not valid JSON ({exc}).") from None
-            missing = {"id", "type", "question"} - set(row)
-            if missing:
+            if missing := {"id", "type", "question"} - set(row):
                 raise NewsdeskError(f"{path}:{n} lacks {', '.join(sorted(missing))}; see README 'Evaluation'.")
             rows.append(row)
-    if tag:
-        rows = [r for r in rows if tag in r.get("tags", [])]
+    rows = [r for r in rows if not tag or tag in r.get("tags", [])]
     if not rows:
         raise NewsdeskError(f"{path} has no questions{f' tagged {tag!r}' if tag else ''}.")
     return rows
@@ -58,18 +56,6 @@ def progress_bar(console, label: str):
                     transient=True, disable=console is None)
 
 
-def answer_all(gold_rows: list[dict], settings, console) -> tuple[list[dict], object]:
-    from retrieval.pipeline import get_pipeline
-
-    pipeline, outputs = get_pipeline(settings), []
-    with progress_bar(console, "newsdesk answering") as bar:
-        task = bar.add_task("answer", total=len(gold_rows))
-        for g in gold_rows:
-            outputs.append({"id": g["id"], **pipeline.ask(g["question"], g.get("history") or []).to_json()})
-            bar.advance(task)
-    return outputs, pipeline
-
-
 def run_eval(gold_path: Path, out_dir: Path, console, settings=None, corpus: Path | None = None,
              baseline: str | None = None, tag: str | None = None, ingest=None) -> dict:
     """Evaluate newsdesk (and optionally a baseline) on a gold file; returns newsdesk's metrics.
@@ -89,26 +75,30 @@ def run_eval(gold_path: Path, out_dir: Path, console, settings=None, corpus: Pat
         if ingest is None:
             from retrieval.ingest import ingest as ingest
         ingest([corpus], settings)
-    outputs, pipeline = answer_all(gold_rows, settings, console)
+    from retrieval.pipeline import get_pipeline
+
+    pipeline = get_pipeline(settings)
+    with progress_bar(console, "newsdesk answering") as bar:
+        outputs = [{"id": g["id"], **pipeline.ask(g["question"], g.get("history") or []).to_json()}
+                   for g in bar.track(gold_rows)]
     metrics = {"system": "newsdesk", "backend": pipeline.backend, "gold": str(gold_path),
                **score(gold_rows, outputs, pipeline.root)}
     if tag:
         metrics["tag"] = tag
     _write(out_dir, outputs, metrics)
 
-    base_metrics = None
-    if baseline == "naive":
+    base_dir = out_dir / baseline if baseline else None
+    if baseline:  # "naive", the one in BASELINES
         from evals.baseline import run_naive
 
-        base_out, info = run_naive(gold_rows, pipeline.root, out_dir / "naive", settings, console=console)
-        base_metrics = {"system": "naive", "backend": info.get("backend"), "gold": str(gold_path),
-                        **score(gold_rows, base_out, pipeline.root), "info": info}
-        _write(out_dir / "naive", base_out, base_metrics)
+        base_out, info = run_naive(gold_rows, pipeline.root, base_dir, settings, console=console)
+        _write(base_dir, base_out, {"system": "naive", "backend": info.get("backend"), "gold": str(gold_path),
+                                    **score(gold_rows, base_out, pipeline.root), "info": info})
 
     from evals.compare import compare, print_compare
     from evals.report import write_report
 
-    report = write_report(out_dir, out_dir / "naive" if base_metrics else None, gold_path)
-    print_compare(compare(out_dir / "naive", out_dir) if base_metrics else compare(out_dir), console)
+    report = write_report(out_dir, base_dir, gold_path)
+    print_compare(compare(base_dir, out_dir) if base_dir else compare(out_dir), console)
     console.print(f"Wrote {out_dir}/answers.jsonl, metrics.json and {report}")
     return metrics
