@@ -21,7 +21,7 @@ import tempfile
 import time
 import traceback
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -330,18 +330,15 @@ def _shards(corpus: Path, work: Path, k: int) -> list[Path]:
 
 
 def w_throughput(a: dict, conn) -> None:
-    """newsdesk ingest vs the model's own encode vs naive LangChain ingest, paired shard by shard in
-    one process, the models loaded first (timed apart), in an order rotated from shard to shard. The
-    raw encode gets exactly the chunk texts newsdesk makes of the shard (checked against what it stored)."""
-    import dataclasses
-
+    """newsdesk ingest vs the model's own encode vs naive LangChain ingest (evals/baseline.py's index),
+    paired shard by shard in one process, the models loaded first (timed apart), in an order rotated
+    from shard to shard. The raw encode gets exactly the chunk texts newsdesk makes of the shard
+    (checked against what it stored)."""
     import torch
-    from langchain_chroma import Chroma
-    from langchain_core.documents import Document
     from langchain_huggingface import HuggingFaceEmbeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
     from sentence_transformers import SentenceTransformer
 
+    from evals.baseline import build_index
     from retrieval.chunking import chunk_document
     from retrieval.config import Settings
     from retrieval.ingest import ingest
@@ -360,8 +357,12 @@ def w_throughput(a: dict, conn) -> None:
     naive_emb = HuggingFaceEmbeddings(model_name=path, model_kwargs={"device": "cpu"})
     naive_emb.embed_query("warm up")
     loads["naive"] = time.perf_counter() - t
+    chunk = {  # (shard, its scratch folder, newsdesk's chunk texts of it) -> chunks made and stored
+        "newsdesk": lambda shard, home, texts: ingest([shard], replace(settings, home=home)).chunks_added,
+        "encode": lambda shard, home, texts: len(raw.encode(texts, batch_size=64, normalize_embeddings=True)),
+        "naive": lambda shard, home, texts: build_index(shard.resolve(), home, naive_emb, settings, None)[1]}
 
-    shards, order, rows, done = _shards(Path(a["corpus"]), work, a["shards"]), ["newsdesk", "encode", "naive"], [], 0
+    shards, order, rows, done = _shards(Path(a["corpus"]), work, a["shards"]), list(chunk), [], 0
     for i, shard in enumerate(shards):
         texts = [c.text for _p, docs, reason in iter_corpus([shard], root=shard.resolve()) if reason is None
                  for d in docs for c in chunk_document(d)]
@@ -371,21 +372,11 @@ def w_throughput(a: dict, conn) -> None:
             scratch = work / f"{what}-{i}"
             shutil.rmtree(scratch, ignore_errors=True)
             t = time.perf_counter()
+            chunks = chunk[what](shard, scratch, texts)
+            row[what] = {"chunks": chunks, "s": round(time.perf_counter() - t, 3)}
             if what == "newsdesk":
-                st = dataclasses.replace(settings, home=scratch)
-                report = ingest([shard], st)
-                sec = time.perf_counter() - t
-                stored = sorted(c.text for c in Store(st, get_embeddings(st.embed_model)).all_chunks())
-                row[what] = {"chunks": report.chunks_added, "s": round(sec, 3), "texts_match": stored == sorted(texts)}
-            elif what == "encode":
-                raw.encode(texts, batch_size=64, normalize_embeddings=True)
-                row[what] = {"chunks": len(texts), "s": round(time.perf_counter() - t, 3)}
-            else:
-                docs = [Document(page_content=f.read_text(encoding="utf-8"), metadata={"source": f.name})
-                        for f in sorted(shard.glob("*.txt"))]
-                chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
-                Chroma.from_documents(chunks, naive_emb, persist_directory=str(scratch), collection_name=f"naive{i}")
-                row[what] = {"chunks": len(chunks), "s": round(time.perf_counter() - t, 3)}
+                stored = Store(st := replace(settings, home=scratch), get_embeddings(st.embed_model)).all_chunks()
+                row[what]["texts_match"] = sorted(c.text for c in stored) == sorted(texts)
             shutil.rmtree(scratch, ignore_errors=True)
             done += len(texts) / 3
             conn.send(("progress", {"done": int(done), "total": a.get("chunks"),
