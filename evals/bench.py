@@ -449,13 +449,10 @@ class Bench:
 
     @contextmanager
     def progress(self, label: str, total: int | None):
-        """A rich progress bar with ETA; yields ``advance({"done", "total", "what"})``."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
+        """evals/runner.py's progress bar; yields ``advance({"done", "total", "what"})``."""
+        from evals.runner import progress_bar
 
-        with Progress(TextColumn(f"  {label}"), TextColumn("{task.fields[what]}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console,
-                      transient=True) as bar:
+        with progress_bar(self.console, f"  {label} {{task.fields[what]}}") as bar:
             task = bar.add_task(label, total=total, what="")
             yield lambda e: bar.update(task, completed=e.get("done", 0), total=e.get("total") or total,
                                        what=e.get("what", ""))

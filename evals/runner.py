@@ -49,11 +49,13 @@ def _write(out_dir: Path, outputs: list[dict], metrics: dict) -> None:
 
 
 def progress_bar(console, label: str):
-    """A rich progress bar (label, bar, done/total, time left) that leaves no trace; silent without a console."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """A rich progress bar (label, bar, done/total, time taken, time left) that leaves no trace; silent
+    without a console. ``label`` may name a task's fields, as ``{task.fields[what]}``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
-                    transient=True, disable=console is None)
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console, transient=True, disable=console is None)
 
 
 def run_eval(gold_path: Path, out_dir: Path, console, settings=None, corpus: Path | None = None,
