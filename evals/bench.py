@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import operator
 import os
 import platform
+import random
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import tomllib
 import traceback
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +43,9 @@ SCALING_GOLD = 10  # gold questions per scaling size ...
 SCALING_SYNTH = 10  # ... plus this many about the synthetic articles
 THROUGHPUT_SIZE = 3000  # chunks in the ingest throughput corpus, measured in THROUGHPUT_SHARDS paired shards
 THROUGHPUT_SHARDS = 6
+SCRIPT = Path(sys.executable).parent / "newsdesk"  # the installed command, as a user runs it
+NEWSDESK = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]
+SYSTEMS = ("newsdesk", "encode", "naive")  # the ingest throughput section's, in the first shard's order
 
 # The bar from the issue: (id, description, comparison, threshold)
 BAR = {
@@ -57,6 +67,7 @@ BAR = {
     "server_memory_ratio": ("RSS of a server + Slack bot + 2 REPLs using it ÷ the 3 clients each in-process",
                             "<", 1.0),
 }
+OPS = {">=": operator.ge, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 
 
 # ============================================================================ figures
@@ -69,16 +80,6 @@ def summarize(values: list[float]) -> dict:
     return {"n": len(values), **{k: round(f(values), 2) for k, f in stats.items()}} if values else {"n": 0}
 
 
-def stage_latency(outputs: list[dict]) -> dict:
-    return {s: summarize([o["timings_ms"][s] for o in outputs if s in o.get("timings_ms", {})])
-            for s in STAGES if any(s in o.get("timings_ms", {}) for o in outputs)}
-
-
-def disk_usage(path: Path) -> int:
-    """Bytes on disk (allocated blocks) under ``path``."""
-    return sum(p.lstat().st_blocks * 512 for p in Path(path).rglob("*") if p.is_file())
-
-
 def tree_bytes(path: Path) -> tuple[int, int]:
     """(files, bytes) of the articles under ``path``."""
     files = list(Path(path).rglob("*.txt"))
@@ -89,54 +90,54 @@ def _ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
 
+def _rates(chunks: int, n_bytes: int, seconds: float) -> dict:
+    return {"chunks_per_s": round(chunks / seconds, 2) if seconds else None,
+            "mb_per_s": round(n_bytes / 1e6 / seconds, 4) if seconds else None}
+
+
 def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _rss_mb() -> float:
     import psutil
 
-    return round(psutil.getloadavg()[0], 2)
+    return round(psutil.Process().memory_info().rss / 2 ** 20, 1)
 
 
 # ============================================================================ measuring a process
-class Watch:
-    """Peak RSS and CPU time of one process: psutil polls its RSS in a thread; ``stop`` waits for
+class Watch(threading.Thread):
+    """Peak RSS and CPU time of one process: psutil polls its RSS in this thread; ``stop`` waits for
     it to exit and reads its CPU time before it is reaped (README "Benchmark" says why not ru_maxrss)."""
 
     def __init__(self, pid: int, every_s: float = 0.02):
-        import threading
-
         import psutil
 
+        super().__init__(daemon=True)
         self.pid, self.every_s, self.peak, self.cpu = pid, every_s, 0, 0.0
-        self.proc, self.started = psutil.Process(pid), time.perf_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
+        self.proc, self.started, self.done = psutil.Process(pid), time.perf_counter(), threading.Event()
+        self.start()
 
-    def _sample(self) -> None:
+    def sample(self) -> None:
         import psutil
 
-        try:
-            with self.proc.oneshot():
-                self.peak = max(self.peak, self.proc.memory_info().rss)
-                cpu = self.proc.cpu_times()
-                self.cpu = cpu.user + cpu.system
-        except psutil.Error:
-            pass
+        with suppress(psutil.Error), self.proc.oneshot():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self.cpu = sum(self.proc.cpu_times()[:2])  # user + system
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.every_s)
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.sample()
+            self.done.wait(self.every_s)
 
     def stop(self) -> tuple[float, float, float]:
         """Wait for the process to exit: (wall s, peak RSS MB, CPU s)."""
-        try:
+        with suppress(ChildProcessError):
             os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
-        except ChildProcessError:
-            pass
         wall = time.perf_counter() - self.started
-        self._stop.set()
-        self._thread.join()
-        self._sample()  # a zombie still has its CPU times
+        self.done.set()
+        self.join()
+        self.sample()  # a zombie still has its CPU times
         return wall, self.peak / 2 ** 20, self.cpu
 
 
@@ -178,21 +179,19 @@ def _child(kind: str, args: dict, env: dict, conn) -> None:
         raise SystemExit(1)
 
 
-class Worker:
+class Worker(AbstractContextManager):
     """``WORKERS[kind]`` in a fresh Python process under a ``Watch``. It sends ("progress", {...})
     at any time, ("ready", {...}) once started, ("reply", outputs) per batch of questions it is
-    sent, and ("result", {...}) last; a batch of None tells a serving worker to finish."""
+    sent, and ("result", {...}) last; a batch of None tells a serving worker to finish. Leaving a
+    ``with Worker(...)`` block kills it if it still runs."""
 
     def __init__(self, kind: str, args: dict, env: dict, name: str | None = None):
-        import multiprocessing
-
         ctx = multiprocessing.get_context("spawn")
         self.name, (self.conn, child) = name or kind, ctx.Pipe()
         self.proc = ctx.Process(target=_child, args=(kind, args, env, child), name=self.name)
         self.proc.start()
         child.close()
-        self.watch = Watch(self.proc.pid)
-        self.ready: dict = {}
+        self.watch, self.ready = Watch(self.proc.pid), {}
 
     def recv(self, want: str, on_progress=None):
         while True:
@@ -234,73 +233,55 @@ class Worker:
             self.proc.kill()
         self.proc.join()
 
-
-def _newsdesk_cmd() -> list[str]:
-    script = Path(sys.executable).parent / "newsdesk"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    def __exit__(self, *exc) -> None:
+        self.kill()
 
 
 def base_env(home: Path | None = None, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("NEWSDESK_") and k != "NEWSDESK_EMBED_MODEL") and k not in ("OPENAI_BASE_URL",
-                                                                                           "OPENAI_API_KEY")}
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("NEWSDESK_") and k != "NEWSDESK_EMBED_MODEL")
+           and k not in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
     env.update(PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                ANONYMIZED_TELEMETRY="False", NEWSDESK_LLM="local")
-    if home is not None:
-        env["NEWSDESK_HOME"] = str(home)
-    return {**env, **extra}
+    return {**env, **({"NEWSDESK_HOME": str(home)} if home is not None else {}), **extra}
 
 
 # ============================================================================ workers (child processes)
-def _rss_mb() -> float:
-    import psutil
-
-    return round(psutil.Process().memory_info().rss / 2 ** 20, 1)
-
-
 def w_ingest(a: dict, conn) -> None:
     """newsdesk's ingest of ``paths`` into ``$NEWSDESK_HOME``, the model loaded first and timed apart;
-    embedding calls are timed through a thin pass-through wrapper."""
+    the model's embed_documents is wrapped to time the embedding calls."""
     t0 = time.perf_counter()
-    from langchain_core.embeddings import Embeddings
-
     from retrieval.config import Settings
     from retrieval.ingest import ingest
     from retrieval.models import get_embeddings
     from retrieval.store import Store
 
     settings = Settings.from_env()
-    t_import = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t_import, t1 = time.perf_counter() - t0, time.perf_counter()
     inner = get_embeddings(settings.embed_model)
     inner.embed_query("warm up")
     model_load_s, rss_loaded = time.perf_counter() - t1, _rss_mb()
-    spent = {"embed_s": 0.0, "calls": 0}
+    spent, embed_documents = {"embed_s": 0.0, "calls": 0}, inner.embed_documents
 
-    class Timed(Embeddings):
-        def embed_documents(self, texts):
-            s = time.perf_counter()
-            try:
-                return inner.embed_documents(texts)
-            finally:
-                spent["embed_s"] += time.perf_counter() - s
-                spent["calls"] += 1
+    def timed(texts: list[str]) -> list[list[float]]:
+        s = time.perf_counter()
+        try:
+            return embed_documents(texts)
+        finally:
+            spent["embed_s"] += time.perf_counter() - s
+            spent["calls"] += 1
 
-        def embed_query(self, text):
-            return inner.embed_query(text)
-
+    inner.embed_documents = timed
     marks: dict[str, float] = {}
 
     def progress(done: int, total: int) -> None:
-        now = time.perf_counter()
+        now = marks["last"] = time.perf_counter()
         marks.setdefault("first", now)
-        marks["last"] = now
         if now - marks.get("sent", 0.0) > 0.5 or done == total:  # at most two a second
             marks["sent"] = now
             conn.send(("progress", {"done": done, "total": total, "what": "embedding"}))
 
     started = time.perf_counter()
-    store = Store(settings, Timed())
+    store = Store(settings, inner)
     report = ingest([Path(p) for p in a["paths"]], settings, store=store, progress=progress)
     ingest_s = time.perf_counter() - started
     first, last = marks.get("first", started), marks.get("last", started)
@@ -362,12 +343,12 @@ def w_throughput(a: dict, conn) -> None:
         "encode": lambda shard, home, texts: len(raw.encode(texts, batch_size=64, normalize_embeddings=True)),
         "naive": lambda shard, home, texts: build_index(shard.resolve(), home, naive_emb, settings, None)[1]}
 
-    shards, order, rows, done = _shards(Path(a["corpus"]), work, a["shards"]), list(chunk), [], 0
+    shards, rows, done = _shards(Path(a["corpus"]), work, a["shards"]), [], 0
     for i, shard in enumerate(shards):
         texts = [c.text for _p, docs, reason in iter_corpus([shard], root=shard.resolve()) if reason is None
                  for d in docs for c in chunk_document(d)]
         files, n_bytes = tree_bytes(shard)
-        row = {"shard": i, "files": files, "bytes": n_bytes, "order": order[i % 3:] + order[:i % 3]}
+        row = {"shard": i, "files": files, "bytes": n_bytes, "order": [*SYSTEMS[i % 3:], *SYSTEMS[:i % 3]]}
         for what in row["order"]:
             scratch = work / f"{what}-{i}"
             shutil.rmtree(scratch, ignore_errors=True)
@@ -419,8 +400,8 @@ def w_naive_query(a: dict, conn) -> None:
     settings, corpus, work, extra = Settings.from_env(), Path(a["corpus"]), Path(a["work"]), {"console": None}
     warm = {"id": "warmup", "question": a.get("warmup") or WARMUP_QUESTION}
     _, info = run_naive([warm], corpus, work, settings, **extra)
-    conn.send(("ready", {"init_s": round(time.perf_counter() - t0, 3), "kwargs_passed": sorted(extra),
-                         "info": {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, type(None)))}}))
+    plain = {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    conn.send(("ready", {"init_s": round(time.perf_counter() - t0, 3), "kwargs_passed": sorted(extra), "info": plain}))
     _serve(conn, lambda qs: run_naive(qs, corpus, work, settings, **extra)[0])
 
 
@@ -458,19 +439,14 @@ class Bench:
                                        what=e.get("what", ""))
 
     def run(self, cmd: list[str], env: dict, stdin_text: str | None = None) -> Measured:
-        m = run(cmd, env, stdin_text)
-        if m.rc != 0:
+        if (m := run(cmd, env, stdin_text)).rc != 0:
             raise RuntimeError(f"{' '.join(cmd[-2:])} failed (exit {m.rc}): {m.stderr[-800:]}")
         return m
 
     def worker(self, kind: str, args: dict, env: dict, label: str, total: int | None = None) -> dict:
         """Run one worker to its end with a progress bar: its result, wall time, peak RSS, CPU time."""
-        w = Worker(kind, args, env, label)
-        try:
-            with self.progress(label, total) as advance:
-                return w.finish(advance)
-        finally:
-            w.kill()
+        with Worker(kind, args, env, label) as w, self.progress(label, total) as advance:
+            return w.finish(advance)
 
     def ingest(self, corpus: Path, home: Path, label: str, total: int | None = None) -> dict:
         """newsdesk ingest of ``corpus`` into a new ``home`` in a fresh process, with its figures."""
@@ -478,10 +454,9 @@ class Bench:
         load0 = _load()
         r = self.worker("ingest", {"paths": [str(corpus)]}, base_env(home), label, total)
         files, n_bytes = tree_bytes(corpus)
-        r.update(index_bytes=disk_usage(home), load_avg=[load0, _load()], corpus_files=files, corpus_bytes=n_bytes,
-                 chunks_per_s=round(r["chunks"] / r["ingest_s"], 2) if r["ingest_s"] else None,
-                 mb_per_s=round(n_bytes / 1e6 / r["ingest_s"], 4) if r["ingest_s"] else None)
-        return r
+        on_disk = sum(p.lstat().st_blocks * 512 for p in home.rglob("*") if p.is_file())  # allocated blocks
+        return {**r, "index_bytes": on_disk, "load_avg": [load0, _load()], "corpus_files": files,
+                "corpus_bytes": n_bytes, **_rates(r["chunks"], n_bytes, r["ingest_s"])}
 
     def interleave(self, workers: dict[str, Worker], questions: dict[str, list[dict]], block: int,
                    label: str) -> dict[str, list[dict]]:
@@ -498,9 +473,16 @@ class Bench:
                         advance({"done": done, "what": name})
         return outs
 
+    def log_latency(self, name: str, r: dict) -> None:
+        t = r["latency_ms"].get("total", {})
+        self.step(f"  {name}: total median {t.get('median')} ms, p95 {t.get('p95')} ms over {r['questions']} questions")
+
 
 def latency_summary(outputs: list[dict], worker: dict) -> dict:
-    return {"questions": len(outputs), "latency_ms": stage_latency(outputs),
+    """The answers' per-stage latency (their own ``timings_ms``), abstentions and LLM fallbacks."""
+    timed = [o.get("timings_ms", {}) for o in outputs]
+    return {"questions": len(outputs),
+            "latency_ms": {s: summarize([t[s] for t in timed if s in t]) for s in STAGES if any(s in t for t in timed)},
             "abstained": sum(bool(o.get("abstained")) for o in outputs),
             "llm_fallbacks": sum(any("failed" in n or "fell back" in n for n in o.get("notes") or [])
                                  for o in outputs), "worker": worker}
@@ -508,14 +490,11 @@ def latency_summary(outputs: list[dict], worker: dict) -> dict:
 
 def eval_figures(gold_rows: list[dict], outputs: list[dict], root: Path) -> dict:
     """The summary eval figures of these answers, plus the fast subset against evals/thresholds.toml."""
-    import tomllib
-
     from evals.metrics import SUMMARY_KEYS, score
 
     full = score(gold_rows, outputs, root)
     out = {"all": {k: full.get(k) for k in SUMMARY_KEYS}, "failures": len(full["failures"])}
-    fast_idx = [i for i, g in enumerate(gold_rows) if "fast" in g.get("tags", [])]
-    if fast_idx:
+    if fast_idx := [i for i, g in enumerate(gold_rows) if "fast" in g.get("tags", [])]:
         fast = score([gold_rows[i] for i in fast_idx], [outputs[i] for i in fast_idx], root)
         floors = tomllib.loads((ROOT / "evals" / "thresholds.toml").read_text(encoding="utf-8")).get("fast", {})
         # a value of None: nothing to measure in this subset (e.g. no unanswerable question)
@@ -537,7 +516,7 @@ def cold_start(b: Bench) -> dict:
     b.step("Cold start: fresh processes")
     question = next((g["question"] for g in b.gold if g["type"] != "unanswerable" and not g.get("history")),
                     b.gold[0]["question"])
-    cmd, env = _newsdesk_cmd(), base_env(b.home)
+    cmd, env = NEWSDESK, base_env(b.home)
     helps = [round(b.run([*cmd, "--help"], env).wall_s, 3) for _ in range(3 if b.args.quick else 5)]
     b.step(f"  newsdesk --help: median {statistics.median(helps):.3f}s over {len(helps)} runs")
     asks = [b.run([*cmd, "ask", question], env) for _ in range(1 if b.args.quick else 3)]
@@ -566,7 +545,7 @@ def chat_memory(b: Bench) -> dict:
     """Peak RSS of ``newsdesk chat`` fed ten questions on stdin."""
     questions = [g["question"] for g in b.gold if not g.get("history")][:10]
     b.step(f"newsdesk chat fed {len(questions)} questions on stdin")
-    m = b.run([*_newsdesk_cmd(), "chat"], base_env(b.home, TERM="dumb", COLUMNS="120"),
+    m = b.run([*NEWSDESK, "chat"], base_env(b.home, TERM="dumb", COLUMNS="120"),
               stdin_text="".join(q + "\n" for q in questions) + ":quit\n")
     b.step(f"  chat peak RSS {m.peak_rss_mb:.0f} MB ({m.wall_s:.1f}s wall)")
     return {"questions": len(questions), "peak_rss_mb": round(m.peak_rss_mb, 1), "wall_s": round(m.wall_s, 3),
@@ -597,23 +576,24 @@ def throughput(b: Bench) -> dict:
                     "fresh home, raw encode of the same chunk texts, naive LangChain ingest; order rotated per shard",
           "process_wall_s": round(r["process_wall_s"], 1), "load_avg": [load0, _load()],
           "texts_match": all(x["newsdesk"]["texts_match"] for x in rows)}
-    for what in ("newsdesk", "encode", "naive"):
+    for what in SYSTEMS:
         chunks, sec = sum(x[what]["chunks"] for x in rows), sum(x[what]["s"] for x in rows)
-        tp[what] = {"chunks": chunks, "seconds": round(sec, 2), "chunks_per_s": round(chunks / sec, 2),
-                    "mb_per_s": round(n_bytes / 1e6 / sec, 4), "model_load_s": r["model_load_s"][what],
+        tp[what] = {"chunks": chunks, "seconds": round(sec, 2), **_rates(chunks, n_bytes, sec),
+                    "model_load_s": r["model_load_s"][what],
                     "shard_chunks_per_s": [round(x[what]["chunks"] / x[what]["s"], 2) for x in rows]}
         b.step(f"  {what}: {chunks:,} chunks in {sec:.1f}s = {tp[what]['chunks_per_s']} chunks/s, "
                f"{tp[what]['mb_per_s']} MB/s")
     for x in rows:
-        rate = {k: x[k]["chunks"] / x[k]["s"] for k in ("newsdesk", "encode", "naive")}
+        rate = {k: x[k]["chunks"] / x[k]["s"] for k in SYSTEMS}
         x.update(ratio_vs_encode=_ratio(rate["newsdesk"], rate["encode"]),
                  ratio_vs_naive=_ratio(rate["newsdesk"], rate["naive"]),
                  ratio_vs_naive_per_mb=_ratio(x["naive"]["s"], x["newsdesk"]["s"]))
     for key in ("ratio_vs_encode", "ratio_vs_naive", "ratio_vs_naive_per_mb"):
         tp[key] = round(statistics.median(x[key] for x in rows), 3)
-    tp["ratio_of_totals"] = {"vs_encode": _ratio(tp["newsdesk"]["chunks_per_s"], tp["encode"]["chunks_per_s"]),
-                             "vs_naive": _ratio(tp["newsdesk"]["chunks_per_s"], tp["naive"]["chunks_per_s"]),
-                             "vs_naive_per_mb": _ratio(tp["newsdesk"]["mb_per_s"], tp["naive"]["mb_per_s"])}
+    nd, enc, naive = (tp[k] for k in SYSTEMS)
+    tp["ratio_of_totals"] = {"vs_encode": _ratio(nd["chunks_per_s"], enc["chunks_per_s"]),
+                             "vs_naive": _ratio(nd["chunks_per_s"], naive["chunks_per_s"]),
+                             "vs_naive_per_mb": _ratio(nd["mb_per_s"], naive["mb_per_s"])}
     b.step(f"  ratios (median over shards): vs encode {tp['ratio_vs_encode']}, vs naive {tp['ratio_vs_naive']} "
            f"(per MB {tp['ratio_vs_naive_per_mb']})")
     shutil.rmtree(corpus, ignore_errors=True)
@@ -621,16 +601,9 @@ def throughput(b: Bench) -> dict:
     return tp
 
 
-def _log_latency(b: Bench, name: str, r: dict) -> None:
-    t = r["latency_ms"].get("total", {})
-    b.step(f"  {name}: total median {t.get('median')} ms, p95 {t.get('p95')} ms over {r['questions']} questions")
-
-
 def scaling(b: Bench) -> list:
     """Ingest a synthetic corpus at each size (keeping the indexes), then measure warm latency at all
     sizes together, in alternating blocks."""
-    import random
-
     from evals.synth import generate
 
     entries = b.results["scaling"] = []
@@ -646,17 +619,16 @@ def scaling(b: Bench) -> list:
     picked = [{"id": g["id"], "question": g["question"]} for g in single[::max(1, len(single) // SCALING_GOLD)]]
     for n in b.args.sizes:
         if rate and deadline and time.time() + n / rate * 1.15 > deadline:
-            b.step(f"[yellow]Skipping {n:,} chunks: ~{n / rate / 60:.0f} min of ingest would pass --max-minutes[/yellow]")
             entries.append({"target_chunks": n, "skipped": f"estimated {n / rate / 60:.0f} min of ingest would "
                                                              "exceed --max-minutes"})
+            b.step(f"[yellow]Skipping {n:,} chunks: {entries[-1]['skipped']}[/yellow]")
             continue
         t0, corpus, home = time.perf_counter(), b.work / f"synth-{n}", b.work / f"home-{n}"
         shutil.rmtree(corpus, ignore_errors=True)
-        b.step(f"Synthetic corpus of ~{n:,} chunks" + (f" (ingest ~{n / rate / 60:.1f} min)" if rate else ""))
         with b.progress(f"generate {n:,}", n) as advance:
             summary = generate(corpus, n, seed=b.args.seed, progress=lambda d, t: advance({"done": d, "total": t}))
-        b.step(f"  {summary.articles:,} articles, {summary.chunks:,} chunks, {summary.bytes / 1e6:.1f} MB "
-               f"in {summary.seconds:.1f}s")
+        b.step(f"Synthetic corpus: {summary.articles:,} articles, {summary.chunks:,} chunks, {summary.bytes / 1e6:.1f} "
+               f"MB in {summary.seconds:.1f}s" + (f"; its ingest takes about {n / rate / 60:.1f} min" if rate else ""))
         ing = b.ingest(corpus, home, f"ingest {n:,}", summary.chunks)
         rate = ing["chunks_per_s"] or rate
         b.step(f"  ingest {ing['chunks']:,} chunks in {ing['ingest_s']:.1f}s ({ing['chunks_per_s']} chunks/s; "
@@ -676,9 +648,7 @@ def scaling(b: Bench) -> list:
         workers = {}
         for n, home in homes.items():
             b.step(f"Starting the pipeline at {n:,} chunks")
-            workers[n] = Worker("query", {}, base_env(home), f"size {n}")
-            stack.callback(workers[n].kill)
-            workers[n].start()
+            workers[n] = stack.enter_context(Worker("query", {}, base_env(home), f"size {n}")).start()
         load0 = _load()
         outs = b.interleave(workers, questions, max(1, b.args.block // 2), "questions at every size") if homes else {}
         load1 = _load()
@@ -687,7 +657,7 @@ def scaling(b: Bench) -> list:
                 entry["query"] = latency_summary(outs[n], {**workers[n].ready, **workers[n].close()})
                 entry["query"]["load_avg"] = [load0, load1]
                 entry["questions"] = [q["question"] for q in questions[n]]
-                _log_latency(b, f"{n:,} chunks", entry["query"])
+                b.log_latency(f"{n:,} chunks", entry["query"])
     return entries
 
 
@@ -707,17 +677,16 @@ def latency(b: Bench) -> dict:
         workers: dict[str, Worker] = {}
         for name, (kind, wargs, env) in specs.items():
             b.step(f"Starting {name} (loads models, answers one warm-up question)")
-            w = Worker(kind, wargs, env, name)
-            stack.callback(w.kill)
             try:
-                workers[name] = w.start()
+                workers[name] = stack.enter_context(Worker(kind, wargs, env, name)).start()
             except RuntimeError as exc:
                 if name == "newsdesk_local":
                     raise
                 lat[name] = {"error": f"did not start: {str(exc)[-600:]}"}
                 b.step(f"[red]{name} did not start[/red]: {str(exc)[-300:]}")
         load0 = _load()
-        b.step(f"Warm latency over {len(b.gold)} gold questions, blocks of {b.args.block} in turn: {', '.join(workers)}")
+        b.step(f"Warm latency over {len(b.gold)} gold questions, blocks of {b.args.block} in turn: "
+               f"{', '.join(workers)}")
         outs = b.interleave(workers, {n: b.gold for n in workers}, b.args.block, "gold questions")
         load1 = _load()
         (b.work / "answers").mkdir(exist_ok=True)
@@ -727,7 +696,7 @@ def latency(b: Bench) -> dict:
             r["load_avg"] = [load0, load1]
             (b.work / "answers" / f"{name}.jsonl").write_text(
                 "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in outs[name]), encoding="utf-8")
-            _log_latency(b, name, r)
+            b.log_latency(name, r)
     return lat
 
 
@@ -757,10 +726,8 @@ def check_bar(results: dict) -> list[dict]:
 
     def add(key: str, value, detail: str) -> None:
         what, op, threshold = BAR[key]
-        ok = None if value is None else {">=": value >= threshold, "<=": value <= threshold,
-                                         "<": value < threshold}.get(op, value == threshold)
-        checks.append({"id": key, "what": what, "value": value, "op": op, "threshold": threshold, "pass": ok,
-                       "detail": detail})
+        checks.append({"id": key, "what": what, "value": value, "op": op, "threshold": threshold,
+                       "pass": None if value is None else OPS[op](value, threshold), "detail": detail})
 
     tp = results.get("throughput") or {}
     nd, enc, naive, rounds = tp.get("newsdesk"), tp.get("encode"), tp.get("naive"), len(tp.get("shards", []))
@@ -792,7 +759,7 @@ def check_bar(results: dict) -> list[dict]:
         f"newsdesk_local: {'pass' if fast['pass'] else 'FAIL'}" if fast else "")
     sc = [s for s in results.get("scaling", []) if s.get("query")]
     lo, hi = (sc[0], sc[-1]) if len(sc) >= 2 else (None, None)
-    a, nb = (hi["query"]["latency_ms"]["total"]["median"], lo["query"]["latency_ms"]["total"]["median"]) if lo else (0, 0)
+    a, nb = [e["query"]["latency_ms"]["total"]["median"] for e in (hi, lo)] if lo else (0, 0)
     add("scaling_latency", _ratio(a, nb) if lo else None,
         f"{a} ms at {hi['chunks']:,} chunks vs {nb} ms at {lo['chunks']:,}" if lo else "needs two sizes")
     sc = [s for s in results.get("scaling", []) if s.get("ingest_peak_rss_mb")]
@@ -812,7 +779,7 @@ def check_bar(results: dict) -> list[dict]:
 
 
 # ============================================================================ main
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="newsdesk bench", description="Measure newsdesk's ingest throughput, warm "
                                 "query latency, cold start, scaling and memory; write OUT/results.json and "
                                 "OUT/report.html.")
@@ -854,35 +821,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def machine_info() -> dict:
-    from importlib import metadata
-
     import psutil
 
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": psutil.cpu_count(),
-            "cpus_usable": len(psutil.Process().cpu_affinity() or []) or psutil.cpu_count(),
-            "mem_total_gb": round(psutil.virtual_memory().total / 2 ** 30, 1)}
-    try:
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                           if line.startswith("model name"))
-    except (OSError, StopIteration):  # pragma: no cover
-        info["cpu"] = platform.processor()
-    versions = {}
-    for pkg in ("torch", "sentence-transformers", "chromadb", "langchain-core", "langchain-chroma",
-                "langchain-huggingface", "langchain-text-splitters", "bm25s", "llama_cpp_python", "newsdesk"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    info["versions"] = versions
+    installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()}
+    cpu = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+           if line.startswith("model name")] if Path("/proc/cpuinfo").exists() else []
     git = ["git", "-C", str(ROOT)]
-    info["git_commit"] = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    info["git_dirty_files"] = len(subprocess.run([*git, "status", "--porcelain"], capture_output=True,
-                                                 text=True).stdout.splitlines())
-    info["load_avg_start"] = list(psutil.getloadavg())
-    return info
-
-
-CARRIED = ("throughput", "scaling")
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": psutil.cpu_count(),
+            "cpus_usable": len(psutil.Process().cpu_affinity() or []) or psutil.cpu_count(),
+            "mem_total_gb": round(psutil.virtual_memory().total / 2 ** 30, 1),
+            "cpu": cpu[0] if cpu else platform.processor(),
+            "versions": {pkg: installed.get(pkg.replace("_", "-")) for pkg in (
+                "torch", "sentence-transformers", "chromadb", "langchain-core", "langchain-chroma",
+                "langchain-huggingface", "langchain-text-splitters", "bm25s", "llama_cpp_python", "newsdesk")},
+            "git_commit": subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+            "git_dirty_files": len(subprocess.run([*git, "status", "--porcelain"], capture_output=True,
+                                                  text=True).stdout.splitlines()),
+            "load_avg_start": list(os.getloadavg())}
 
 
 def carry_scaling(results: dict, previous: Path, skip_scaling: bool) -> None:
@@ -895,8 +850,7 @@ def carry_scaling(results: dict, previous: Path, skip_scaling: bool) -> None:
         old = json.loads(previous.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SystemExit(f"--carry-scaling: cannot read {previous} ({exc}).") from None
-    kept = [name for name in CARRIED if name in old]
-    if not kept:
+    if not (kept := [name for name in ("throughput", "scaling") if name in old]):
         raise SystemExit(f"--carry-scaling: {previous} has no throughput or scaling section to keep.")
     for name in kept:
         results[name] = old[name]
@@ -904,10 +858,9 @@ def carry_scaling(results: dict, previous: Path, skip_scaling: bool) -> None:
             if name in old.get(part, {}):
                 results.setdefault(part, {})[name] = old[part][name]
     # sections the earlier run itself carried keep their first origin
-    origin = old.get("carried_over") or {"from_run_started_at": old.get("started_at"),
-                                         "from_run_args": old.get("args"), "from_run_machine": old.get("machine")}
-    results["carried_over"] = {"sections": kept, **{k: origin.get(k) for k in
-                                                    ("from_run_started_at", "from_run_args", "from_run_machine")}}
+    origin = old.get("carried_over") or {f"from_run_{k}": old.get(k) for k in ("started_at", "args", "machine")}
+    results["carried_over"] = {"sections": kept, **{f"from_run_{k}": origin.get(f"from_run_{k}")
+                                                    for k in ("started_at", "args", "machine")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -916,8 +869,8 @@ def main(argv: list[str] | None = None) -> int:
     from evals.bench_report import print_tables, write_report
     from evals.runner import load_gold
 
-    args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    console = Console() if sys.stdout.isatty() else Console(width=150)
+    args = parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 150)
     work = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -942,9 +895,7 @@ def main(argv: list[str] | None = None) -> int:
            f"{args.shards} shards, {len(gold)} gold questions, LLM {'skipped' if args.skip_llm else 'on'}; "
            f"scratch {work}")
     try:
-        for section in SECTIONS:
-            if section.synthetic and args.skip_scaling:
-                continue
+        for section in [s for s in SECTIONS if not (s.synthetic and args.skip_scaling)]:
             t = time.perf_counter()
             try:
                 if (value := section.run(b)) is not None:
@@ -957,13 +908,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["steps_s"][section.step] = round(time.perf_counter() - t, 1)
                 save()
     finally:
-        import resource
-
-        import psutil
-
         results.update(finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"), duration_s=round(time.time() - args.started, 1))
-        results["machine"]["load_avg_end"] = list(psutil.getloadavg())
-        results["machine"]["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        results["machine"].update(load_avg_end=list(os.getloadavg()), bench_process_peak_rss_mb=round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
         save()
         try:
             b.step(f"Wrote {args.out / 'results.json'} and {write_report(results, args.out / 'report.html')}")
@@ -972,8 +919,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print_tables(console, results)
-    missed = [c["id"] for c in results["bar"] if c["pass"] is False]
-    if missed:
+    if missed := [c["id"] for c in results["bar"] if c["pass"] is False]:
         console.print(f"Missed the bar: {', '.join(missed)}." + ("" if args.strict else " (exit 0; --strict exits 1)"))
     return 1 if missed and args.strict else 0
 

@@ -92,8 +92,10 @@ def test_summaries_and_stage_latency():
     s = bench.summarize([float(x) for x in range(1, 101)])
     assert s["n"] == 100 and s["median"] == 50.5 and s["p95"] == 95 and s["max"] == 100
     outs = [{"timings_ms": {"retrieve": 10.0 * i, "total": 20.0 * i}} for i in range(1, 6)]
-    lat = bench.stage_latency(outs)
-    assert set(lat) == {"retrieve", "total"} and lat["total"]["median"] == 60.0
+    summary = bench.latency_summary(outs + [{"notes": ["the reader failed"]}], {})
+    lat = summary["latency_ms"]
+    assert set(lat) == {"retrieve", "total"} and lat["total"]["median"] == 60.0 and lat["total"]["n"] == 5
+    assert summary["questions"] == 6 and summary["llm_fallbacks"] == 1
     assert bench.summarize([]) == {"n": 0}
 
 
